@@ -87,88 +87,77 @@ fn bench(c: &mut Criterion) {
     let ours = flunq_client();
     let theirs = reqwest_client();
 
+    let flunq_get = {
+        let (client, url) = (ours.clone(), url.clone());
+        move || {
+            let client = client.clone();
+            let request = Request::get(&url).unwrap();
+            async move { client.execute(request).await.unwrap().into_body().len() }
+        }
+    };
+    let reqwest_get = {
+        let (client, url) = (theirs.clone(), url.clone());
+        move || {
+            let request = client.get(&url);
+            async move { request.send().await.unwrap().bytes().await.unwrap().len() }
+        }
+    };
+
     let mut group = c.benchmark_group("http_client/sequential_get");
     group.measurement_time(Duration::from_secs(5));
     group.bench_function("flunq-http-client", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let r = ours.execute(Request::get(&url).unwrap()).await.unwrap();
-                    assert_eq!(r.body().len(), 11);
-                }
-                start.elapsed()
-            })
-        });
+        b.iter_custom(|iters| sequential(&rt, iters, &flunq_get));
     });
     group.bench_function("reqwest", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let r = theirs.get(&url).send().await.unwrap();
-                    let body = r.bytes().await.unwrap();
-                    assert_eq!(body.len(), 11);
-                }
-                start.elapsed()
-            })
-        });
+        b.iter_custom(|iters| sequential(&rt, iters, &reqwest_get));
     });
     group.finish();
 
     let mut group = c.benchmark_group("http_client/concurrent_32_per_request");
     group.measurement_time(Duration::from_secs(5));
     group.bench_function("flunq-http-client", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters.div_ceil(CONCURRENCY as u64) {
-                    let mut set = tokio::task::JoinSet::new();
-                    for _ in 0..CONCURRENCY {
-                        let client = ours.clone();
-                        let request = Request::get(&url).unwrap();
-                        set.spawn(async move {
-                            client.execute(request).await.unwrap().into_body().len()
-                        });
-                    }
-                    while let Some(n) = set.join_next().await {
-                        assert_eq!(n.unwrap(), 11);
-                    }
-                }
-                start.elapsed()
-            })
-        });
+        b.iter_custom(|iters| concurrent(&rt, iters, &flunq_get));
     });
     group.bench_function("reqwest", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters.div_ceil(CONCURRENCY as u64) {
-                    let mut set = tokio::task::JoinSet::new();
-                    for _ in 0..CONCURRENCY {
-                        let client = theirs.clone();
-                        let url = url.clone();
-                        set.spawn(async move {
-                            client
-                                .get(&url)
-                                .send()
-                                .await
-                                .unwrap()
-                                .bytes()
-                                .await
-                                .unwrap()
-                                .len()
-                        });
-                    }
-                    while let Some(n) = set.join_next().await {
-                        assert_eq!(n.unwrap(), 11);
-                    }
-                }
-                start.elapsed()
-            })
-        });
+        b.iter_custom(|iters| concurrent(&rt, iters, &reqwest_get));
     });
     group.finish();
+}
+
+/// `iters` requests one after the other; each must return the 11-byte body.
+fn sequential<F, Fut>(rt: &Runtime, iters: u64, get: &F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = usize>,
+{
+    rt.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iters {
+            assert_eq!(get().await, 11);
+        }
+        start.elapsed()
+    })
+}
+
+/// `iters` requests in waves of [`CONCURRENCY`] spawned tasks.
+fn concurrent<F, Fut>(rt: &Runtime, iters: u64, get: &F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = usize> + Send + 'static,
+{
+    rt.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iters.div_ceil(CONCURRENCY as u64) {
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..CONCURRENCY {
+                set.spawn(get());
+            }
+            while let Some(n) = set.join_next().await {
+                assert_eq!(n.unwrap(), 11);
+            }
+        }
+        start.elapsed()
+    })
 }
 
 criterion_group!(benches, bench);

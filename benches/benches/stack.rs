@@ -15,8 +15,8 @@ use backon::{ExponentialBuilder, Retryable};
 use criterion::{Criterion, criterion_group, criterion_main};
 use failsafe::futures::CircuitBreaker as _;
 use flunq_circuit::{CircuitBreaker, Config, Outcome};
-use flunq_ratelimit::{Gcra, Quota, RateLimiter};
-use flunq_retry::{Jitter, Retry, RetryPolicy};
+use flunq_ratelimit::{Clock, Gcra, Quota, RateLimiter};
+use flunq_retry::{Jitter, NoNotify, Retry, RetryOnError, RetryPolicy};
 use tokio::runtime::Runtime;
 
 #[global_allocator]
@@ -34,6 +34,8 @@ fn runtime() -> Runtime {
         .build()
         .expect("runtime")
 }
+
+type NoopSleep = fn(Duration) -> Ready<()>;
 
 fn noop_sleep(_: Duration) -> Ready<()> {
     ready(())
@@ -53,16 +55,14 @@ fn ours_policy() -> RetryPolicy {
         .expect("valid policy")
 }
 
-fn bench(c: &mut Criterion) {
-    let rt = runtime();
-    let mut group = c.benchmark_group("stack/no_op_call");
-
-    // Ours, with the default clock (tokio's Instant, follows paused time in tests).
-    let limiter = RateLimiter::gcra(quota()).expect("valid quota");
-    let breaker = CircuitBreaker::new("upstream", Config::default()).expect("valid config");
-    let retry = Retry::new(ours_policy()).sleeper(noop_sleep);
-    let ours_call = || {
-        retry.run(|| {
+/// One call through our stack: retry loop around (limiter check, breaker permit, no-op).
+async fn ours_call<C: Clock>(
+    retry: &Retry<RetryOnError, NoNotify, NoopSleep>,
+    limiter: &RateLimiter<Gcra, C>,
+    breaker: &CircuitBreaker,
+) -> bool {
+    retry
+        .run(|| {
             let admitted = limiter
                 .check()
                 .map_err(|_| StackError::Limited)
@@ -74,48 +74,44 @@ fn bench(c: &mut Criterion) {
                 Ok::<u32, StackError>(value)
             }
         })
-    };
-    group.bench_function("flunq (ratelimit + circuit + retry)", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(ours_call().await.into_result().is_ok());
-                }
-                start.elapsed()
-            })
-        });
-    });
+        .await
+        .into_result()
+        .is_ok()
+}
 
-    // Ours with the TSC clock for the limiter, as governor uses by default.
+/// Times `iters` awaits of `one` inside a single `block_on`.
+fn timed<F, Fut>(rt: &Runtime, iters: u64, mut one: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    rt.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iters {
+            black_box(one().await);
+        }
+        start.elapsed()
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("stack/no_op_call");
+
+    // Ours, with the default clock (tokio's Instant, follows paused time in tests), and
+    // with the TSC clock for the limiter, as governor uses by default.
+    let breaker = CircuitBreaker::new("upstream", Config::default()).expect("valid config");
+    let retry = Retry::new(ours_policy()).sleeper(noop_sleep as NoopSleep);
+    let limiter = RateLimiter::gcra(quota()).expect("valid quota");
     let q_limiter = RateLimiter::with_clock(
         Gcra::new(quota()).expect("valid quota"),
         flunq_ratelimit::QuantaClock::new(),
     );
-    let q_call = || {
-        retry.run(|| {
-            let admitted = q_limiter
-                .check()
-                .map_err(|_| StackError::Limited)
-                .and_then(|()| breaker.try_acquire().map_err(|_| StackError::Open));
-            async move {
-                let permit = admitted?;
-                let value = black_box(7u32);
-                permit.record(Outcome::Success);
-                Ok::<u32, StackError>(value)
-            }
-        })
-    };
+    group.bench_function("flunq (ratelimit + circuit + retry)", |b| {
+        b.iter_custom(|iters| timed(&rt, iters, || ours_call(&retry, &limiter, &breaker)));
+    });
     group.bench_function("flunq, limiter on QuantaClock", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(q_call().await.into_result().is_ok());
-                }
-                start.elapsed()
-            })
-        });
+        b.iter_custom(|iters| timed(&rt, iters, || ours_call(&retry, &q_limiter, &breaker)));
     });
 
     // The peers: governor + failsafe (default policy) + backon (exponential builder).
@@ -140,15 +136,7 @@ fn bench(c: &mut Criterion) {
         .sleep(noop_sleep)
     };
     group.bench_function("peers (governor + failsafe + backon)", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(peers_call().await.is_ok());
-                }
-                start.elapsed()
-            })
-        });
+        b.iter_custom(|iters| timed(&rt, iters, || async { peers_call().await.is_ok() }));
     });
     group.finish();
 
@@ -156,11 +144,11 @@ fn bench(c: &mut Criterion) {
     let iters = 100_000;
     let per_call = rt.block_on(async {
         for _ in 0..1_000 {
-            black_box(ours_call().await.into_result().is_ok());
+            black_box(ours_call(&retry, &limiter, &breaker).await);
         }
         let before = flunq_benches::allocations();
         for _ in 0..iters {
-            black_box(ours_call().await.into_result().is_ok());
+            black_box(ours_call(&retry, &limiter, &breaker).await);
         }
         (flunq_benches::allocations() - before) as f64 / iters as f64
     });

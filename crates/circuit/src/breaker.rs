@@ -169,6 +169,12 @@ impl CircuitBreaker {
         self.core.take_touched()
     }
 
+    /// Whether anything besides this handle holds the breaker: another handle,
+    /// an [`OwnedPermit`] of a call in flight, or a service.
+    pub(crate) fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.core) > 1
+    }
+
     pub(crate) fn idleness(&self, now: tokio::time::Instant) -> Idleness {
         self.core.idleness(now)
     }

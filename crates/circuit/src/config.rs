@@ -73,8 +73,10 @@ impl SlidingWindow {
 /// never trips) because it costs two clock reads per call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Trip when the window's failure rate is at least this (in `[0, 1]`);
-    /// `None` disables the failure-rate condition.
+    /// Trip when the window's failure rate is at least this (in `[0, 1]`),
+    /// with at least one failure: `0.0` trips on any failure once the window
+    /// holds `minimum_calls` calls, never on successes alone. `None` disables
+    /// the failure-rate condition.
     pub failure_rate: Option<f64>,
     /// The window the rates are computed over.
     pub window: SlidingWindow,
@@ -84,7 +86,9 @@ pub struct Config {
     /// A call that takes at least this long is slow; `None` disables slow-call
     /// detection (and its clock reads).
     pub slow_call_duration: Option<Duration>,
-    /// Trip when the slow-call rate is at least this (in `[0, 1]`).
+    /// Trip when the slow-call rate is at least this (in `[0, 1]`), with at
+    /// least one slow call: `0.0` trips on any slow call once the window holds
+    /// `minimum_calls` calls.
     pub slow_call_rate: f64,
     /// Trip after this many failures in a row, whatever the window says.
     pub consecutive_failures: Option<u32>,

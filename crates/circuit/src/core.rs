@@ -55,11 +55,13 @@ impl Machine {
 /// Whether an idle breaker may be dropped from a registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Idleness {
-    /// Nothing of interest: closed with a clean window, an open period that
-    /// has run out, or half-open with no probe taken.
+    /// Nothing of interest: closed with a clean window.
     Clean,
-    /// Closed, but its window holds failures or slow calls.
-    HoldsFailures,
+    /// A history worth keeping unless room is needed: closed with failures or
+    /// slow calls in its window, or not yet recovered (open with its period
+    /// over, or half-open with no probe in flight), which remembers how long
+    /// the next open period lasts and that the next calls are probes.
+    HoldsHistory,
     /// Open and still running, probing, forced open or disabled.
     Keep,
 }
@@ -325,11 +327,13 @@ impl Core {
             return false;
         }
         let calls = counts.calls as f64;
+        // At least one failure (slow call), as for the probes: a rate of 0 means "any".
         let failing = self
             .config
             .failure_rate
-            .is_some_and(|rate| counts.failures as f64 >= rate * calls);
+            .is_some_and(|rate| counts.failures > 0 && counts.failures as f64 >= rate * calls);
         let slow = self.config.slow_call_duration.is_some()
+            && counts.slow > 0
             && counts.slow as f64 >= self.config.slow_call_rate * calls;
         failing || slow
     }
@@ -481,11 +485,13 @@ impl Core {
                 if counts.failures == 0 && counts.slow == 0 && consecutive == 0 {
                     Idleness::Clean
                 } else {
-                    Idleness::HoldsFailures
+                    Idleness::HoldsHistory
                 }
             }
-            State::Open if self.nanos(now) >= self.open_until.load(Acquire) => Idleness::Clean,
-            State::HalfOpen if self.lock().probes_taken == 0 => Idleness::Clean,
+            State::Open if self.nanos(now) >= self.open_until.load(Acquire) => {
+                Idleness::HoldsHistory
+            }
+            State::HalfOpen if self.lock().probes_taken == 0 => Idleness::HoldsHistory,
             State::Open | State::HalfOpen | State::ForcedOpen | State::Disabled => Idleness::Keep,
         }
     }

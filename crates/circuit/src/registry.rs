@@ -3,29 +3,41 @@
 //!
 //! # Eviction policy
 //!
-//! - A breaker is *idle* when no call was acquired on it for `idle_after`.
-//!   Activity is a flag that `try_acquire` sets (a relaxed load, and a store
-//!   once per sweep), and that sweeps clear, so idleness is seen with the
-//!   sweep's granularity: a breaker is evicted between `idle_after` and
-//!   `idle_after + sweep_interval` after its last call, never earlier.
-//! - An idle breaker is evicted when it holds nothing of interest: closed
-//!   with no failure, no slow call and no consecutive failure in its window,
-//!   open with its open period already over, or half-open with no probe
-//!   taken. An open breaker whose period is still running is kept (dropping
-//!   it would let traffic hit a failing upstream), and so are forced-open
-//!   and disabled ones (an operator's decision).
+//! - A breaker is *idle* when no call was acquired on it, and nothing
+//!   outside the registry held it, for `idle_after`. Activity is a flag that
+//!   `try_acquire` sets (a relaxed load, and a store once per sweep), and
+//!   that sweeps clear, so idleness is seen with the sweep's granularity: a
+//!   breaker is evicted between `idle_after` and `idle_after +
+//!   sweep_interval` after its last call, never earlier.
+//! - A breaker that anything outside the registry still holds is never
+//!   evicted, however long ago its last call was acquired: a handle from
+//!   [`get`](CircuitBreakerRegistry::get) (or a service built on one), or the
+//!   [`OwnedPermit`](crate::OwnedPermit) of a call still running. So a long
+//!   call's outcome always lands on the breaker the registry hands out, and
+//!   two holders of one key never see two breakers. The check is the
+//!   handle's reference count, read by the sweep: it costs the calls
+//!   nothing.
+//! - An idle, unheld breaker is evicted when it holds nothing of interest:
+//!   closed with no failure, no slow call and no consecutive failure in its
+//!   window. An open breaker whose period is still running is always kept
+//!   (dropping it would let traffic hit a failing upstream), and so are
+//!   forced-open and disabled ones (an operator's decision). A breaker that
+//!   has not recovered yet (open with its period over, or half-open with no
+//!   probe in flight) is kept too, since it remembers its grown open
+//!   duration and that its next calls are probes; like a closed breaker
+//!   with failures in its window, it is evicted only to make room at
+//!   `max_keys`.
 //! - Sweeps run on the insert path at most once per `sweep_interval`, and on
 //!   [`CircuitBreakerRegistry::evict_idle`]. Lookups of existing keys never
 //!   sweep: without new keys the registry cannot grow.
-//! - At `max_keys`, an insert first sweeps, also evicting idle closed
-//!   breakers that still hold failures; if nothing can go, it fails with
+//! - At `max_keys`, an insert may sweep for room, also evicting the idle,
+//!   unheld breakers that hold failures or have not recovered; such sweeps
+//!   run at most once per `sweep_interval` (one thread at a time), so a
+//!   stream of new keys at the cap does not sweep every shard for each of
+//!   them. If no sweep is due, or it freed nothing, the insert fails with
 //!   [`RegistryFull`] (fail closed: the caller decides what a full registry
 //!   means).
-//!
-//! A handle obtained before its key was evicted keeps working but is no
-//! longer shared: the next [`get`](CircuitBreakerRegistry::get) builds a
-//! fresh breaker.
-//!
+
 //! # Cost
 //!
 //! The map is cut into 16 shards, each a `RwLock<HashMap>`. Looking up an
@@ -76,6 +88,8 @@ pub struct CircuitBreakerRegistry {
     sweep_interval: Duration,
     max_keys: usize,
     last_sweep: Mutex<Instant>,
+    /// The last sweep for room at `max_keys`, if any.
+    last_pressure_sweep: Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for CircuitBreakerRegistry {
@@ -148,12 +162,15 @@ impl CircuitBreakerRegistry {
         self.sweep_if_due(now);
         if self.len.fetch_add(1, Relaxed) >= self.max_keys {
             self.len.fetch_sub(1, Relaxed);
-            self.sweep(now, true);
+            let full = RegistryFull {
+                max_keys: self.max_keys,
+            };
+            if !self.sweep_for_room_if_due(now) {
+                return Err(full);
+            }
             if self.len.fetch_add(1, Relaxed) >= self.max_keys {
                 self.len.fetch_sub(1, Relaxed);
-                return Err(RegistryFull {
-                    max_keys: self.max_keys,
-                });
+                return Err(full);
             }
         }
         let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
@@ -191,6 +208,25 @@ impl CircuitBreakerRegistry {
         }
     }
 
+    /// Sweeps for room at `max_keys` unless another thread is doing so or the
+    /// last such sweep is under `sweep_interval` old; returns whether it swept.
+    fn sweep_for_room_if_due(&self, now: Instant) -> bool {
+        let due = match self.last_pressure_sweep.try_lock() {
+            Ok(mut last)
+                if last
+                    .is_none_or(|at| now.saturating_duration_since(at) >= self.sweep_interval) =>
+            {
+                *last = Some(now);
+                true
+            }
+            _ => false,
+        };
+        if due {
+            self.sweep(now, true);
+        }
+        due
+    }
+
     /// Evicts the idle breakers that hold nothing of interest (see the
     /// module's policy) and returns how many went.
     pub fn evict_idle(&self) -> usize {
@@ -208,7 +244,9 @@ impl CircuitBreakerRegistry {
             let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
             let before = map.len();
             map.retain(|_, entry| {
-                if entry.breaker.take_touched() {
+                // Being held (by a handle, or a permit of a call in flight) counts as
+                // activity: the holder may record an outcome at any time.
+                if entry.breaker.take_touched() | entry.breaker.is_shared() {
                     entry.last_seen = now;
                     return true;
                 }
@@ -217,7 +255,7 @@ impl CircuitBreakerRegistry {
                 }
                 match entry.breaker.idleness(now) {
                     Idleness::Clean => false,
-                    Idleness::HoldsFailures => !under_pressure,
+                    Idleness::HoldsHistory => !under_pressure,
                     Idleness::Keep => true,
                 }
             });
@@ -298,6 +336,7 @@ impl RegistryBuilder {
             sweep_interval: self.sweep_interval,
             max_keys: self.max_keys,
             last_sweep: Mutex::new(Instant::now()),
+            last_pressure_sweep: Mutex::new(None),
         })
     }
 }

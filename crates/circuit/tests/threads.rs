@@ -2,11 +2,11 @@
 // Helpers outside #[test] fns may unwrap too: a failing unwrap is a failing test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use flunq_circuit::{CircuitBreaker, Config, Outcome, State};
+use flunq_circuit::{CircuitBreaker, Config, Outcome, State, StateChange};
 
 const THREADS: usize = 4;
 const CALLS: usize = 50_000;
@@ -86,7 +86,16 @@ fn threads_trip_the_breaker_once() {
         .minimum_calls(100)
         .build()
         .unwrap();
-    let breaker = Arc::new(CircuitBreaker::new("shared", config).unwrap());
+    let events: Arc<Mutex<Vec<(State, State)>>> = Arc::default();
+    let sink = Arc::clone(&events);
+    let breaker = Arc::new(
+        CircuitBreaker::builder("shared", config)
+            .on_state_change(move |change: &StateChange| {
+                sink.lock().unwrap().push((change.from, change.to));
+            })
+            .build()
+            .unwrap(),
+    );
     let handles: Vec<_> = (0..THREADS)
         .map(|_| {
             let breaker = Arc::clone(&breaker);
@@ -103,4 +112,9 @@ fn threads_trip_the_breaker_once() {
         handle.join().unwrap();
     }
     assert_eq!(breaker.state(), State::Open);
+    assert_eq!(
+        *events.lock().unwrap(),
+        [(State::Closed, State::Open)],
+        "one trip, seen once"
+    );
 }

@@ -287,3 +287,49 @@ async fn call_with_custom_classifier_ignores_client_errors() {
     }
     assert_eq!(breaker.state(), State::Closed);
 }
+
+/// A count window of 10 judged from 5 calls, with only `rate` as its trip condition.
+fn zero_rate_breaker(failure_rate: Option<f64>, slow_rate: Option<f64>) -> CircuitBreaker {
+    let mut builder = Config::builder().count_window(10).minimum_calls(5);
+    builder = match failure_rate {
+        Some(rate) => builder.failure_rate(rate),
+        None => builder.no_failure_rate(),
+    };
+    if let Some(rate) = slow_rate {
+        builder = builder.slow_calls(secs(1), rate);
+    }
+    CircuitBreaker::new("upstream", builder.build().unwrap()).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_failure_rate_does_not_trip_without_a_failure() {
+    let breaker = zero_rate_breaker(Some(0.0), None);
+    record(&breaker, Outcome::Success, 10);
+    assert_eq!(breaker.state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_failure_rate_trips_on_any_failure_once_minimum_calls_are_reached() {
+    let breaker = zero_rate_breaker(Some(0.0), None);
+    record(&breaker, Outcome::Success, 5);
+    assert_eq!(breaker.state(), State::Closed);
+    record(&breaker, Outcome::Failure, 1);
+    assert_eq!(breaker.state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_slow_call_rate_does_not_trip_without_a_slow_call() {
+    let breaker = zero_rate_breaker(None, Some(0.0));
+    record(&breaker, Outcome::Success, 10);
+    assert_eq!(breaker.state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_slow_call_rate_trips_on_any_slow_call_once_minimum_calls_are_reached() {
+    let breaker = zero_rate_breaker(None, Some(0.0));
+    record(&breaker, Outcome::Success, 5);
+    let permit = breaker.try_acquire().unwrap();
+    advance(secs(1)).await;
+    permit.record(Outcome::Success);
+    assert_eq!(breaker.state(), State::Open);
+}

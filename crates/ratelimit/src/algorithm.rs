@@ -1,5 +1,7 @@
 //! The decision rule shared by the direct and keyed limiters.
 
+use crate::error::InsufficientCapacity;
+
 /// A rate-limiting algorithm: an immutable configuration plus a per-limiter (or per-key)
 /// lock-free state.
 ///
@@ -25,4 +27,27 @@ pub trait Algorithm: Send + Sync + 'static {
     /// `now` (and so at any later time, if nobody touches it): a keyed limiter may drop it and
     /// lose nothing.
     fn is_idle(&self, state: &Self::State, now: u64) -> bool;
+
+    /// About how long, in nanoseconds, states take to change from busy to idle: a keyed
+    /// limiter at its key cap sweeps for room at most once per this long (and at most once per
+    /// millisecond), since an earlier sweep would mostly find what the last one found. The
+    /// default, 0, leaves only the one-millisecond floor.
+    fn idle_granularity(&self) -> u64 {
+        0
+    }
+}
+
+/// `Ok` when `n` permits can ever be granted at once by `algorithm`.
+pub(crate) fn ensure_capacity<A: Algorithm>(
+    algorithm: &A,
+    n: u32,
+) -> Result<(), InsufficientCapacity> {
+    let capacity = algorithm.capacity();
+    if n > capacity {
+        return Err(InsufficientCapacity {
+            requested: n,
+            capacity,
+        });
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::algorithm::Algorithm;
+use crate::algorithm::{Algorithm, ensure_capacity};
 use crate::clock::{Clock, MonotonicClock};
 use crate::error::{CheckNError, InsufficientCapacity, NotUntil};
 use crate::gcra::Gcra;
@@ -60,7 +60,7 @@ impl<A: Algorithm, C: Clock> RateLimiter<A, C> {
     /// Takes `n` permits at once, or none. `n == 0` always succeeds. `n` above the capacity
     /// (the burst) is [`CheckNError::InsufficientCapacity`]: it can never succeed.
     pub fn check_n(&self, n: u32) -> Result<(), CheckNError> {
-        self.ensure_capacity(n)?;
+        ensure_capacity(&self.algorithm, n)?;
         if n == 0 {
             return Ok(());
         }
@@ -103,7 +103,7 @@ impl<A: Algorithm, C: Clock> RateLimiter<A, C> {
         n: u32,
         max_jitter: std::time::Duration,
     ) -> Result<(), InsufficientCapacity> {
-        self.ensure_capacity(n)?;
+        ensure_capacity(&self.algorithm, n)?;
         if n > 0 {
             wait::until(|| self.acquire(n), Jitter::up_to(max_jitter)).await;
         }
@@ -118,17 +118,6 @@ impl<A: Algorithm, C: Clock> RateLimiter<A, C> {
     /// The limiter's clock.
     pub fn clock(&self) -> &C {
         &self.clock
-    }
-
-    fn ensure_capacity(&self, n: u32) -> Result<(), InsufficientCapacity> {
-        let capacity = self.algorithm.capacity();
-        if n > capacity {
-            return Err(InsufficientCapacity {
-                requested: n,
-                capacity,
-            });
-        }
-        Ok(())
     }
 }
 

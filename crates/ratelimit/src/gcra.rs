@@ -100,6 +100,10 @@ impl Algorithm for Gcra {
     fn is_idle(&self, state: &GcraState, now: u64) -> bool {
         state.tat.load(Ordering::Relaxed) <= now
     }
+
+    fn idle_granularity(&self) -> u64 {
+        self.interval
+    }
 }
 
 #[cfg(test)]

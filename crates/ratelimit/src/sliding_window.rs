@@ -23,16 +23,34 @@
 //! One `AtomicU64` packs the current window's index (low 32 bits of `now / W`) and its count;
 //! two more hold the final counts of the last two completed windows (by index parity), written
 //! before the current word moves on, and only ever moved forward. Admission is a CAS on the
-//! current word; a refusal writes nothing. Window indices are kept modulo 2³²: a direct limiter
-//! left untouched for exactly a multiple of 2³² windows (136 years for 1 s windows, 49.7 days
-//! for 1 ms windows) reads its stale counts as current, which makes it stricter for at most two
-//! windows, never more permissive.
+//! current word; a refusal writes nothing.
+//!
+//! Window indices are kept modulo 2³², so "later" is judged on the wrapped difference. A word
+//! up to `MAX_SKEW` (2¹⁶) windows *ahead* of the caller's reading of the clock was written by
+//! a thread that read the clock later: the caller acts at the start of that window (the
+//! strictest reading). Any other difference is the word being behind: the limiter was idle
+//! that long, and both counts are zero. So a limiter idle for any time admits again, except in
+//! one corner: left untouched for within 2¹⁶ windows *short of* a multiple of 2³² windows
+//! (49.7 days for 1 ms windows, 136 years for 1 s windows), it reads its old word as ahead and
+//! is stricter (its old counts still apply) until that multiple is reached, at most 2¹⁶
+//! windows (65 s for 1 ms windows); at exactly the multiple it reads its stale counts as
+//! current, stricter for at most two windows. It is never more permissive. A keyed limiter
+//! drops idle keys long before either corner.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::algorithm::Algorithm;
 use crate::clock::saturating_nanos;
 use crate::quota::{Quota, QuotaError};
+
+/// How far (in windows) a state's word may be ahead of a caller's clock reading and still be
+/// taken as written by a thread with a later reading; beyond it, the word is an old one.
+const MAX_SKEW: u32 = 1 << 16;
+
+/// Whether window `later` is after window `earlier`, by at most [`MAX_SKEW`] windows.
+fn is_ahead(later: u32, earlier: u32) -> bool {
+    (1..=MAX_SKEW).contains(&later.wrapping_sub(earlier))
+}
 
 /// The sliding-window counter configured from a [`Quota`]: at most `rate` requests per `period`
 /// (the quota's burst is not used).
@@ -90,27 +108,33 @@ impl SlidingWindow {
         let full_index = now / self.window;
         let now_index = full_index as u32; // modulo 2^32 by design
         let (index, count) = unpack(word);
-        let behind = now_index.wrapping_sub(index) as i32;
-        if behind <= 0 {
+        let ahead = index.wrapping_sub(now_index);
+        if ahead == 0 || is_ahead(index, now_index) {
             // Same window, or another thread already moved to a later one than our reading of
             // the clock: act at the start of that window (the previous window weighs fully,
             // the strictest reading).
-            let ahead = u64::from(behind.unsigned_abs());
             View {
                 index,
-                start: full_index.saturating_add(ahead).saturating_mul(self.window),
-                elapsed: if behind == 0 { now % self.window } else { 0 },
+                start: full_index
+                    .saturating_add(u64::from(ahead))
+                    .saturating_mul(self.window),
+                elapsed: if ahead == 0 { now % self.window } else { 0 },
                 previous: self.completed_count(state, index.wrapping_sub(1)),
                 current: count,
                 rolls: false,
             }
         } else {
+            // Behind by any amount that is not a small skew: an idle gap, however long.
             let start = full_index.saturating_mul(self.window);
             View {
                 index: now_index,
                 start,
                 elapsed: now - start,
-                previous: if behind == 1 { count } else { 0 },
+                previous: if now_index.wrapping_sub(index) == 1 {
+                    count
+                } else {
+                    0
+                },
                 current: 0,
                 rolls: true,
             }
@@ -131,8 +155,11 @@ impl SlidingWindow {
         let mut old = slot.load(Ordering::Acquire);
         loop {
             let (old_index, old_count) = unpack(old);
-            let newer = (index.wrapping_sub(old_index) as i32) > 0
-                || (index == old_index && count > old_count);
+            let newer = if index == old_index {
+                count > old_count
+            } else {
+                !is_ahead(old_index, index)
+            };
             if !newer {
                 return;
             }
@@ -213,6 +240,11 @@ impl Algorithm for SlidingWindow {
     fn is_idle(&self, state: &SlidingWindowState, now: u64) -> bool {
         let view = self.view(state, now, state.current.load(Ordering::Acquire));
         view.previous == 0 && view.current == 0
+    }
+
+    fn idle_granularity(&self) -> u64 {
+        // Idleness changes only at window boundaries.
+        self.window
     }
 }
 

@@ -88,10 +88,15 @@ fn at_max_keys_new_keys_are_refused_and_existing_keys_kept() {
         Err(KeyedError::TooManyKeys { max_keys: 2 })
     );
     assert!(limiter.check_key("a").is_err(), "a keeps its state");
-    // Once "a" is idle, the sweep at the cap makes room for "c".
-    clock.advance(50 * MS);
+    // Once "a" is idle and the last sweep at the cap is an emission interval (100 ms) old, a
+    // new sweep at the cap makes room for "c".
+    clock.advance(100 * MS);
     assert_eq!(limiter.check_key("c"), Ok(()));
-    assert_eq!(limiter.len(), 2);
+    assert_eq!(
+        limiter.len(),
+        1,
+        "the sweep dropped the idle \"a\" and \"b\""
+    );
 }
 
 #[test]
@@ -123,4 +128,50 @@ async fn until_key_ready_waits_per_key() {
     assert_eq!(start.elapsed(), Duration::ZERO);
     limiter.until_key_ready(&"a").await.unwrap();
     assert_eq!(start.elapsed(), 100 * MS);
+}
+
+#[test]
+fn sliding_window_key_idle_for_more_than_2_pow_31_windows_is_evicted() {
+    let clock = ManualClock::new();
+    let limiter = KeyedRateLimiter::<u64, _, _>::with_clock(
+        SlidingWindow::new(Quota::new(5, MS)).unwrap(),
+        clock.clone(),
+    );
+    limiter.check_key(&7).unwrap();
+    clock.advance(MS * ((1 << 31) + 5));
+    assert_eq!(limiter.sweep(), 1);
+}
+
+#[test]
+fn at_the_key_cap_new_keys_do_not_sweep_more_than_once_per_emission_interval() {
+    // Keys are idle 100 ms after their request; pressure sweeps at most every 100 ms.
+    let clock = ManualClock::new();
+    let limiter = KeyedRateLimiter::<String, _, _>::with_clock(
+        Gcra::new(Quota::per_second(10).burst(1)).unwrap(),
+        clock.clone(),
+    )
+    .max_keys(2);
+    limiter.check_key("a").unwrap();
+    clock.advance(60 * MS);
+    limiter.check_key("b").unwrap();
+    // The first refusal at the cap sweeps every shard (nothing is idle yet).
+    assert!(matches!(
+        limiter.check_key("c"),
+        Err(KeyedError::TooManyKeys { .. })
+    ));
+    // 40 ms later "a" is idle, but the last pressure sweep is only 40 ms old: a burst of new
+    // keys is refused at once instead of sweeping every shard for each of them.
+    clock.advance(40 * MS);
+    for i in 0..100 {
+        assert!(matches!(
+            limiter.check_key(&format!("new-{i}")),
+            Err(KeyedError::TooManyKeys { .. })
+        ));
+    }
+    assert_eq!(limiter.sweep(), 1, "\"a\" was still held: nobody swept it");
+    // An explicit sweep made room; 100 ms after the last pressure sweep, one runs again.
+    assert_eq!(limiter.check_key("c"), Ok(()));
+    assert!(limiter.check_key("d").is_err());
+    clock.advance(60 * MS);
+    assert_eq!(limiter.check_key("d"), Ok(()), "swept \"b\" to make room");
 }

@@ -142,3 +142,39 @@ async fn until_ready_waits_for_the_previous_window_to_decay() {
     limiter.until_ready().await;
     assert_eq!(start.elapsed(), 1100 * MS);
 }
+
+/// 10 per 1 ms window, on a manual clock.
+fn ten_per_millisecond() -> (SlidingWindowLimiter<ManualClock>, ManualClock) {
+    let clock = ManualClock::new();
+    let limiter = RateLimiter::with_clock(
+        SlidingWindow::new(Quota::new(LIMIT, MS)).unwrap(),
+        clock.clone(),
+    );
+    (limiter, clock)
+}
+
+#[test]
+fn admits_after_idling_for_more_than_2_pow_31_windows() {
+    let (limiter, clock) = ten_per_millisecond();
+    assert_eq!(admit_all(&limiter), LIMIT);
+    // About 24.9 days of 1 ms windows: the window index has gone more than half way round.
+    clock.advance(MS * ((1 << 31) + 5));
+    assert_eq!(limiter.check(), Ok(()));
+}
+
+#[test]
+fn counts_the_previous_window_after_idling_for_more_than_2_pow_31_windows() {
+    let (limiter, clock) = ten_per_millisecond();
+    // Fill both completed-window slots with old windows (0 and 1), then move to window 2.
+    for _ in 0..3 {
+        limiter.check().unwrap();
+        clock.advance(MS);
+    }
+    clock.advance(MS * (1 << 31));
+    // 5 in this window, then half way into the next: the previous window still weighs 2.5.
+    for _ in 0..5 {
+        limiter.check().unwrap();
+    }
+    clock.advance(MS + MS / 2);
+    assert_eq!(admit_all(&limiter), 7, "10 − 2.5 admits 7");
+}

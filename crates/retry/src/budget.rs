@@ -41,7 +41,11 @@ pub enum BudgetError {
 /// once per retry. A clone is the same budget (an `Arc` inside), so share one per upstream.
 ///
 /// The window is ten slots of one packed atomic each (a slot's epoch and its balance):
-/// deposits and withdrawals are one compare-and-swap, with no lock. Two callers that
+/// deposits and withdrawals are one compare-and-swap, with no lock. A slot records at most
+/// about 2.1 million retries' worth either way (its balance is an `i32` of thousandths):
+/// beyond that, within one tenth of the window, withdrawals are refused and deposits
+/// dropped, so however large `min_per_sec` is, the budget never grants a retry it did not
+/// record. Two callers that
 /// withdraw the last retry at the same instant may both get it, so the budget can be
 /// overdrawn by at most the number of concurrent withdrawals. Time comes from tokio's
 /// clock, so paused-time tests drive it.
@@ -110,7 +114,8 @@ impl RetryBudget {
     /// Records a first attempt, which earns `ratio` of a retry.
     pub fn deposit(&self) {
         if self.ledger.deposit > 0 {
-            self.ledger.add(self.ledger.epoch(), self.ledger.deposit);
+            // A slot too full to record it (over two million retries' worth) drops it.
+            let _recorded = self.ledger.add(self.ledger.epoch(), self.ledger.deposit);
         }
     }
 
@@ -121,8 +126,7 @@ impl RetryBudget {
             return false;
         }
         // UNITS_PER_RETRY (1000) fits an i32.
-        self.ledger.add(epoch, -(UNITS_PER_RETRY as i32));
-        true
+        self.ledger.add(epoch, -(UNITS_PER_RETRY as i32))
     }
 
     /// How many whole retries the budget would grant now.
@@ -160,16 +164,22 @@ impl Ledger {
     }
 
     /// Adds `amount` units to the slot of `epoch`, resetting it first if it held an
-    /// older epoch.
-    fn add(&self, epoch: u32, amount: i32) {
+    /// older epoch. Returns `false`, changing nothing, when the slot's `i32` balance cannot
+    /// hold the result: a withdrawal that cannot be recorded must not be granted (a large
+    /// floor could otherwise fund retries forever), and a lost deposit only makes the
+    /// budget stricter.
+    fn add(&self, epoch: u32, amount: i32) -> bool {
         let slot = &self.slots[epoch as usize % SLOTS];
         let mut current = slot.load(Ordering::Acquire);
         loop {
             let (tag, balance) = unpack(current);
             let base = if tag == epoch { balance } else { 0 };
-            let next = pack(epoch, base.saturating_add(amount));
+            let Some(sum) = base.checked_add(amount) else {
+                return false;
+            };
+            let next = pack(epoch, sum);
             match slot.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return,
+                Ok(_) => return true,
                 Err(actual) => current = actual,
             }
         }
@@ -204,6 +214,20 @@ mod tests {
     fn packs_negative_balances() {
         assert_eq!(unpack(pack(7, -1000)), (7, -1000));
         assert_eq!(unpack(pack(u32::MAX, i32::MIN)), (u32::MAX, i32::MIN));
+    }
+
+    #[test]
+    fn refuses_a_withdrawal_the_slot_cannot_record() {
+        // A floor far beyond what one slot can record.
+        let budget = RetryBudget::with_units(Duration::from_secs(10), i64::MAX / 2, 0);
+        let ledger = &budget.ledger;
+        let epoch = ledger.epoch();
+        ledger.slots[epoch as usize % SLOTS].store(pack(epoch, i32::MIN + 999), Ordering::Relaxed);
+        assert!(!budget.withdraw(), "the slot cannot go 1000 units lower");
+        assert_eq!(
+            unpack(ledger.slots[epoch as usize % SLOTS].load(Ordering::Relaxed)),
+            (epoch, i32::MIN + 999)
+        );
     }
 
     #[test]

@@ -19,16 +19,17 @@ pub enum Jitter {
     /// `d/2` plus uniform in `[0, d/2]`: never shorter than half the delay.
     Equal,
     /// `min(cap, uniform in [base, previous * 3])`, starting from `previous = base`,
-    /// where `base` is the schedule's first delay. The schedule's growth (multiplier,
-    /// increment, later list entries) is replaced by this random walk; its end and the
-    /// retry limits still apply.
+    /// where `base` is the schedule's first non-zero delay (leading zero delays are kept
+    /// as they are: `custom([0 ms, 100 ms, 1 s])` retries once at once, then walks from
+    /// 100 ms). From `base` on, the schedule's growth (multiplier, increment, later list
+    /// entries) is replaced by this random walk; its end and the retry limits still apply.
     Decorrelated,
 }
 
 /// Per-loop state that decorrelated jitter needs, and the cap, in nanoseconds.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JitterState {
-    /// The schedule's first delay; set on the first draw.
+    /// The schedule's first non-zero delay; set on the first draw that sees one.
     base: Option<u64>,
     /// The previous decorrelated delay.
     previous: u64,
@@ -58,7 +59,13 @@ impl JitterState {
                 half + rng.random_range(0..=delay - half)
             }
             Jitter::Decorrelated => {
-                let base = *self.base.get_or_insert(delay);
+                let base = match self.base {
+                    Some(base) => base,
+                    // A leading zero delay is no scale to walk from: keep it, and wait for
+                    // the schedule's first real delay.
+                    None if delay == 0 => return 0,
+                    None => *self.base.insert(delay),
+                };
                 if self.previous == 0 {
                     self.previous = base;
                 }

@@ -110,6 +110,7 @@
 mod budget;
 mod classify;
 mod delays;
+mod http_date;
 mod jitter;
 mod notify;
 mod outcome;

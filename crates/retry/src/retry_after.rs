@@ -2,6 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::http_date;
+
 /// The longest part of a bad value an error repeats.
 const MAX_QUOTED: usize = 64;
 
@@ -28,7 +30,10 @@ pub enum RetryAfterError {
 /// Accepts delay-seconds (`"120"`) and every HTTP-date form: IMF-fixdate
 /// (`"Sun, 06 Nov 1994 08:49:37 GMT"`) and the obsolete RFC 850
 /// (`"Sunday, 06-Nov-94 08:49:37 GMT"`) and asctime (`"Sun Nov  6 08:49:37 1994"`) forms.
-/// Surrounding spaces and tabs are ignored. A date in the past means zero. A number of
+/// Like browsers and curl, it is lenient where servers are known to slip: the weekday is not
+/// checked against the date, and month names and `GMT` may be in any case. An RFC 850
+/// two-digit year more than 50 years after `now`'s year is in the previous century
+/// (RFC 9110 §5.6.7). Surrounding spaces and tabs are ignored. A date in the past means zero. A number of
 /// seconds too large to represent saturates at `u64::MAX` seconds, as RFC 9111 §1.2.2 asks
 /// of delta-seconds; a retry policy's cap then applies (see
 /// [`Decision::RetryAfter`](crate::Decision::RetryAfter)).
@@ -55,9 +60,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Result<Duration, Retry
         let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
         return Ok(Duration::from_secs(seconds));
     }
-    match httpdate::parse_http_date(value) {
-        Ok(at) => Ok(at.duration_since(now).unwrap_or(Duration::ZERO)),
-        Err(_) => Err(RetryAfterError::Invalid {
+    match http_date::parse(value, now) {
+        Some(at) => Ok(at.duration_since(now).unwrap_or(Duration::ZERO)),
+        None => Err(RetryAfterError::Invalid {
             value: value.chars().take(MAX_QUOTED).collect(),
         }),
     }

@@ -139,3 +139,23 @@ fn unseeded_jitter_differs_between_loops() {
     let second: Vec<Duration> = policy.delays().collect();
     assert_ne!(first, second);
 }
+
+#[test]
+fn decorrelated_jitter_takes_its_base_from_the_first_non_zero_delay() {
+    let policy = RetryPolicy::custom([ms(0), ms(100), ms(1000)])
+        .jitter(Jitter::Decorrelated)
+        .max_delay(Duration::from_secs(10))
+        .max_retries(6)
+        .build()
+        .unwrap();
+    let mut rng = SmallRng::seed_from_u64(9);
+    for _ in 0..100 {
+        let delays: Vec<Duration> = policy.delays_with_rng(&mut rng).collect();
+        assert_eq!(delays[0], Duration::ZERO, "the leading zero is kept");
+        assert!(
+            (ms(100)..=ms(300)).contains(&delays[1]),
+            "uniform in [base, 3 base]: {delays:?}"
+        );
+        assert!(delays[1..].iter().all(|d| *d >= ms(100)), "{delays:?}");
+    }
+}

@@ -84,6 +84,11 @@ fn garbage_is_an_invalid_value_error() {
         "12s",
         "+3",
         "Sun, 32 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:00:00 GMT",
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 06 Nov 1994 08:49:37 GMT extra",
+        "Sun, 06 Nov 94",
+        "Sun Nov  6 08:49:37",
     ] {
         let err = parse_retry_after(garbage, now).unwrap_err();
         assert_eq!(
@@ -113,4 +118,42 @@ fn long_garbage_is_quoted_in_part() {
         panic!("expected Invalid");
     };
     assert_eq!(value.len(), 64);
+}
+
+#[test]
+fn accepts_a_date_whose_weekday_is_wrong() {
+    // 6 November 1994 was a Sunday.
+    let now = rfc_example_time();
+    assert_eq!(
+        parse_retry_after("Mon, 06 Nov 1994 08:50:37 GMT", now),
+        Ok(Duration::from_secs(60))
+    );
+    assert_eq!(
+        parse_retry_after("Monday, 06-Nov-94 08:50:37 GMT", now),
+        Ok(Duration::from_secs(60))
+    );
+    assert_eq!(
+        parse_retry_after("Mon Nov  6 08:50:37 1994", now),
+        Ok(Duration::from_secs(60))
+    );
+}
+
+#[test]
+fn reads_a_two_digit_year_within_fifty_years_of_now() {
+    // Now: Tue, 01 Jan 2030 00:00:00 GMT.
+    let now = UNIX_EPOCH + Duration::from_secs(1893456000);
+    assert_eq!(
+        parse_retry_after("Tuesday, 01-Jan-30 00:01:00 GMT", now),
+        Ok(Duration::from_secs(60))
+    );
+    // 2099 would be more than 50 years ahead: it is 1999, in the past.
+    assert_eq!(
+        parse_retry_after("Friday, 01-Jan-99 00:00:00 GMT", now),
+        Ok(Duration::ZERO)
+    );
+    // 2070 is 40 years ahead: 2070, not 1970 (a fixed 1970 pivot would say the past).
+    assert_eq!(
+        parse_retry_after("Wednesday, 01-Jan-70 00:00:00 GMT", now),
+        Ok(Duration::from_secs(1262304000))
+    );
 }

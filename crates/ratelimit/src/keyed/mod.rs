@@ -12,15 +12,18 @@ use std::fmt;
 use std::hash::Hash;
 use std::time::Duration;
 
-use crate::algorithm::Algorithm;
+use crate::algorithm::{Algorithm, ensure_capacity};
 use crate::clock::{Clock, MonotonicClock};
-use crate::error::{InsufficientCapacity, KeyedError, NotUntil};
+use crate::error::{KeyedError, NotUntil};
 use crate::gcra::Gcra;
 use crate::quota::{Quota, QuotaError};
 use crate::sliding_window::SlidingWindow;
 use crate::wait::{self, Jitter};
 
 use store::{Lookup, Store};
+
+/// The floor of the time between two sweeps forced by the key cap: at most 1000 a second.
+const MIN_PRESSURE_SWEEP_INTERVAL: u64 = 1_000_000;
 
 /// A rate limiter per key, with the same [`Algorithm`] and quota for every key.
 ///
@@ -29,10 +32,17 @@ use store::{Lookup, Store};
 /// bounded without help: when a shard grows past twice the keys it kept at its last sweep
 /// (and at least 32), the next new key in that shard first sweeps out its idle keys. So the
 /// map holds at most about `2 × active keys + 32 × shards`. An optional hard cap
-/// ([`max_keys`](KeyedRateLimiter::max_keys)) bounds it absolutely: at the cap, after sweeping
-/// every shard, a *new* key is refused with [`KeyedError::TooManyKeys`] (fail closed), and
-/// existing keys keep their state: evicting an active key would hand it a fresh burst, which is
-/// exactly what a rate limiter must not do.
+/// ([`max_keys`](KeyedRateLimiter::max_keys)) bounds it absolutely: at the cap, a *new* key is
+/// refused with [`KeyedError::TooManyKeys`] (fail closed) unless a sweep of every shard makes
+/// room. Such sweeps run at most once per emission interval (GCRA) or window (sliding window),
+/// and at most once per millisecond; between them new keys are refused at once, so a client
+/// sending fresh keys at the cap cannot make every request sweep the whole map. Existing keys
+/// keep their state: evicting an active key would hand it a fresh burst, which is exactly what
+/// a rate limiter must not do.
+///
+/// A check reads the clock before it takes a shard lock, so it may act a little in the past.
+/// When its key was swept meanwhile, the recreated key acts no earlier than the sweep, so the
+/// late check cannot be granted what the dropped state would have refused.
 pub struct KeyedRateLimiter<K, A: Algorithm = Gcra, C: Clock = MonotonicClock> {
     algorithm: A,
     clock: C,
@@ -59,10 +69,13 @@ impl<K: Hash + Eq> KeyedRateLimiter<K, SlidingWindow, MonotonicClock> {
 impl<K: Hash + Eq, A: Algorithm, C: Clock> KeyedRateLimiter<K, A, C> {
     /// A keyed limiter running `algorithm` for every key on `clock`, with no cap on keys.
     pub fn with_clock(algorithm: A, clock: C) -> Self {
+        let pressure_interval = algorithm
+            .idle_granularity()
+            .max(MIN_PRESSURE_SWEEP_INTERVAL);
         Self {
             algorithm,
             clock,
-            store: Store::new(default_shards(), None),
+            store: Store::new(default_shards(), None, pressure_interval),
         }
     }
 
@@ -71,7 +84,11 @@ impl<K: Hash + Eq, A: Algorithm, C: Clock> KeyedRateLimiter<K, A, C> {
     #[must_use]
     pub fn max_keys(self, max_keys: usize) -> Self {
         Self {
-            store: Store::new(self.store.shard_count(), Some(max_keys)),
+            store: Store::new(
+                self.store.shard_count(),
+                Some(max_keys),
+                self.store.pressure_interval(),
+            ),
             ..self
         }
     }
@@ -92,7 +109,7 @@ impl<K: Hash + Eq, A: Algorithm, C: Clock> KeyedRateLimiter<K, A, C> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        self.ensure_capacity(n)?;
+        ensure_capacity(&self.algorithm, n)?;
         if n == 0 {
             return Ok(());
         }
@@ -122,7 +139,7 @@ impl<K: Hash + Eq, A: Algorithm, C: Clock> KeyedRateLimiter<K, A, C> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        self.ensure_capacity(n)?;
+        ensure_capacity(&self.algorithm, n)?;
         if n == 0 {
             return Ok(());
         }
@@ -153,15 +170,20 @@ impl<K: Hash + Eq, A: Algorithm, C: Clock> KeyedRateLimiter<K, A, C> {
         let algorithm = &self.algorithm;
         let lookup = self.store.with_state(
             key,
-            |state| algorithm.acquire(state, now, n),
+            now,
+            |state, at| {
+                algorithm
+                    .acquire(state, at, n)
+                    .map_err(|earliest| (earliest, at))
+            },
             || algorithm.new_state(),
-            |state| algorithm.is_idle(state, now),
+            |state, at| algorithm.is_idle(state, at),
         );
         match lookup {
             Lookup::Found(Ok(())) => Ok(()),
-            Lookup::Found(Err(earliest)) => Err(KeyedError::Limited(NotUntil::new(
+            Lookup::Found(Err((earliest, at))) => Err(KeyedError::Limited(NotUntil::new(
                 earliest,
-                now,
+                at,
                 self.clock.origin(),
             ))),
             Lookup::Full => Err(KeyedError::TooManyKeys {
@@ -175,7 +197,7 @@ impl<K: Hash + Eq, A: Algorithm, C: Clock> KeyedRateLimiter<K, A, C> {
     pub fn sweep(&self) -> usize {
         let now = self.clock.now();
         self.store
-            .sweep(&|state| self.algorithm.is_idle(state, now))
+            .sweep(now, &|state, at| self.algorithm.is_idle(state, at))
     }
 
     /// The number of keys held (idle keys not yet swept included).
@@ -196,17 +218,6 @@ impl<K: Hash + Eq, A: Algorithm, C: Clock> KeyedRateLimiter<K, A, C> {
     /// The limiter's clock.
     pub fn clock(&self) -> &C {
         &self.clock
-    }
-
-    fn ensure_capacity(&self, n: u32) -> Result<(), InsufficientCapacity> {
-        let capacity = self.algorithm.capacity();
-        if n > capacity {
-            return Err(InsufficientCapacity {
-                requested: n,
-                capacity,
-            });
-        }
-        Ok(())
     }
 }
 

@@ -6,11 +6,22 @@
 //! the shard's idle keys and sets the next mark at twice the survivors (at least
 //! [`MIN_SWEEP_MARK`]). Sweeping is thus amortised O(1) per insert, and a shard never holds
 //! more than `max(MIN_SWEEP_MARK, 2 × its keys that were active at its last sweep)` keys.
+//!
+//! Times are passed in by the caller (nanoseconds since the clock's origin), read *before* it
+//! reaches the shard lock, so a caller may be late. A sweep at `t` only drops states that are
+//! idle at `t`, so a late caller that then recreates a dropped key must act no earlier than
+//! `t`, or the fresh state would grant at an old time what the dropped one would have refused:
+//! each shard remembers its latest sweep time, and a key created there acts at
+//! `max(now, swept_at)`. Keys found on the read path use the caller's time as is.
+//!
+//! At the key cap, a new key may sweep every shard, but at most once per `pressure_interval`
+//! (and one thread at a time); otherwise it is refused at once, so a client sending new keys
+//! at the cap costs one atomic load per request, not a sweep of the whole map.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use foldhash::SharedSeed;
@@ -47,6 +58,8 @@ struct Shard<K, V> {
 struct ShardMap<K, V> {
     entries: HashMap<K, V, SeedableRandomState>,
     sweep_mark: usize,
+    /// The latest time at which a sweep dropped keys from this shard.
+    swept_at: u64,
 }
 
 /// The result of asking for a key's state.
@@ -61,10 +74,14 @@ pub(crate) struct Store<K, V> {
     hasher: SeedableRandomState,
     len: AtomicUsize,
     max_keys: Option<usize>,
+    /// The least time between two sweeps forced by the key cap.
+    pressure_interval: u64,
+    /// The earliest time of the next sweep forced by the key cap.
+    next_pressure_sweep: AtomicU64,
 }
 
 impl<K: Hash + Eq, V> Store<K, V> {
-    pub(crate) fn new(shards: usize, max_keys: Option<usize>) -> Self {
+    pub(crate) fn new(shards: usize, max_keys: Option<usize>, pressure_interval: u64) -> Self {
         let shards = shards.clamp(1, 1 << 16).next_power_of_two();
         let hasher = seeded_hasher();
         Self {
@@ -73,12 +90,15 @@ impl<K: Hash + Eq, V> Store<K, V> {
                     map: RwLock::new(ShardMap {
                         entries: HashMap::with_hasher(hasher.clone()),
                         sweep_mark: MIN_SWEEP_MARK,
+                        swept_at: 0,
                     }),
                 })
                 .collect(),
             hasher,
             len: AtomicUsize::new(0),
             max_keys,
+            pressure_interval,
+            next_pressure_sweep: AtomicU64::new(0),
         }
     }
 
@@ -89,14 +109,16 @@ impl<K: Hash + Eq, V> Store<K, V> {
         &self.shards[((hash >> SHARD_SHIFT) as usize) & mask]
     }
 
-    /// Runs `use_state` on the key's state, creating it with `create` if the key is new.
-    /// `is_idle` tells which keys a sweep may drop.
+    /// Runs `use_state` on the key's state at `now`, creating the state with `create` if the
+    /// key is new; a new key's state is used at `max(now, the shard's last sweep)`, and
+    /// `use_state` is told that time. `is_idle` tells which keys a sweep at a time may drop.
     pub(crate) fn with_state<Q, R>(
         &self,
         key: &Q,
-        use_state: impl FnOnce(&V) -> R,
+        now: u64,
+        use_state: impl FnOnce(&V, u64) -> R,
         create: impl FnOnce() -> V,
-        is_idle: impl Fn(&V) -> bool,
+        is_idle: impl Fn(&V, u64) -> bool,
     ) -> Lookup<R>
     where
         K: Borrow<Q>,
@@ -106,25 +128,47 @@ impl<K: Hash + Eq, V> Store<K, V> {
         {
             let map = read(&shard.map);
             if let Some(state) = map.entries.get(key) {
-                return Lookup::Found(use_state(state));
+                return Lookup::Found(use_state(state, now));
             }
         }
         let mut map = write(&shard.map);
         if !map.entries.contains_key(key) {
             if map.entries.len() >= map.sweep_mark {
-                self.sweep_shard(&mut map, &is_idle);
+                self.sweep_shard(&mut map, now, &is_idle);
             }
             if !self.reserve_slot() {
                 drop(map);
-                self.sweep(&is_idle);
+                if !self.claim_pressure_sweep(now) {
+                    return Lookup::Full;
+                }
+                self.sweep(now, &is_idle);
                 map = write(&shard.map);
                 if !map.entries.contains_key(key) && !self.reserve_slot() {
                     return Lookup::Full;
                 }
             }
         }
+        // Whether the key is new or another thread created it meanwhile, act no earlier than
+        // the sweeps that may have dropped its earlier state.
+        let at = now.max(map.swept_at);
         let state = map.entries.entry(key.to_owned()).or_insert_with(create);
-        Lookup::Found(use_state(state))
+        Lookup::Found(use_state(state, at))
+    }
+
+    /// Whether this caller may sweep every shard for room at the cap: true for one caller
+    /// per `pressure_interval`.
+    fn claim_pressure_sweep(&self, now: u64) -> bool {
+        let next = self.next_pressure_sweep.load(Ordering::Relaxed);
+        now >= next
+            && self
+                .next_pressure_sweep
+                .compare_exchange(
+                    next,
+                    now.saturating_add(self.pressure_interval),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
     }
 
     /// Counts one more key unless that would pass the maximum.
@@ -140,20 +184,28 @@ impl<K: Hash + Eq, V> Store<K, V> {
             .is_ok()
     }
 
-    fn sweep_shard(&self, map: &mut ShardMap<K, V>, is_idle: &impl Fn(&V) -> bool) -> usize {
+    fn sweep_shard(
+        &self,
+        map: &mut ShardMap<K, V>,
+        now: u64,
+        is_idle: &impl Fn(&V, u64) -> bool,
+    ) -> usize {
         let before = map.entries.len();
-        map.entries.retain(|_, state| !is_idle(state));
+        map.entries.retain(|_, state| !is_idle(state, now));
         let removed = before - map.entries.len();
         map.sweep_mark = (map.entries.len() * 2).max(MIN_SWEEP_MARK);
+        if removed > 0 {
+            map.swept_at = map.swept_at.max(now);
+        }
         self.len.fetch_sub(removed, Ordering::Relaxed);
         removed
     }
 
-    /// Drops every idle key now, one shard at a time; returns how many were dropped.
-    pub(crate) fn sweep(&self, is_idle: &impl Fn(&V) -> bool) -> usize {
+    /// Drops every key idle at `now`, one shard at a time; returns how many were dropped.
+    pub(crate) fn sweep(&self, now: u64, is_idle: &impl Fn(&V, u64) -> bool) -> usize {
         self.shards
             .iter()
-            .map(|shard| self.sweep_shard(&mut write(&shard.map), is_idle))
+            .map(|shard| self.sweep_shard(&mut write(&shard.map), now, is_idle))
             .sum()
     }
 
@@ -167,6 +219,10 @@ impl<K: Hash + Eq, V> Store<K, V> {
 
     pub(crate) fn max_keys(&self) -> Option<usize> {
         self.max_keys
+    }
+
+    pub(crate) fn pressure_interval(&self) -> u64 {
+        self.pressure_interval
     }
 }
 

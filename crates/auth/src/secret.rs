@@ -1,0 +1,104 @@
+//! A credential that never shows itself.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A credential: an API key, a token, a password, a client secret, an HMAC secret or a
+/// private key. `Debug`, `Display` and `Serialize` all print `***`, so a record, a log
+/// line or an error that holds one never shows it; [`expose`](Secret::expose) is the one
+/// explicit way to read it.
+///
+/// It deserializes from a plain string. Cloning is cheap (the text is shared).
+///
+/// ```
+/// use flunq_auth::Secret;
+///
+/// let secret: Secret = serde_json::from_str(r#""s3cr3t""#).unwrap();
+/// assert_eq!(format!("{secret} {secret:?}"), "*** ***");
+/// assert_eq!(serde_json::to_string(&secret).unwrap(), r#""***""#);
+/// assert_eq!(secret.expose(), "s3cr3t");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    /// What every secret shows instead of itself.
+    pub const MASK: &'static str = "***";
+
+    /// Wraps a credential.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(Arc::from(value.into()))
+    }
+
+    /// The credential itself. Call it only where the value goes on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the credential is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self::new(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self::new(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::MASK)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::MASK)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(Self::MASK)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hides_itself_everywhere_but_expose() {
+        let s = Secret::new("canary-7f3a");
+        assert_eq!(format!("{s}"), "***");
+        assert_eq!(format!("{s:?}"), "***");
+        assert_eq!(format!("{:?}", Some(&s)), "Some(***)");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"***\"");
+        assert_eq!(s.expose(), "canary-7f3a");
+    }
+
+    #[test]
+    fn deserializes_only_from_a_string() {
+        assert!(serde_json::from_str::<Secret>("42").is_err());
+        assert_eq!(
+            serde_json::from_str::<Secret>("\"x\"").unwrap().expose(),
+            "x"
+        );
+    }
+}
