@@ -2,7 +2,13 @@
 //! made here with rcgen), HTTP/1.1 and HTTP/2, and a raw TCP server for misbehaviour
 //! that hyper would not produce (a reset mid-body, a body that stalls).
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::convert::Infallible;
 use std::future::Future;
