@@ -1,0 +1,248 @@
+//! The `executor` binary: reads its configuration from the environment (or flags),
+//! serves the API on `0.0.0.0:$PORT`, runs the workers, and shuts down gracefully on
+//! SIGTERM or SIGINT. `executor --help` lists every variable with its default.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use flunq_executor::model::validate::Defaults;
+use flunq_executor::{Engine, EngineOptions};
+use flunq_executor_server::{ServerOptions, router};
+use flunq_http_client::EgressPolicy;
+
+/// How long running executions get to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// The executor: runs HTTP, GraphQL and PostgreSQL tasks for workflow engines.
+#[derive(Debug, Parser)]
+#[command(name = "executor", version, about)]
+struct Settings {
+    /// Listen port.
+    #[arg(long, env = "PORT", default_value_t = 8083)]
+    port: u16,
+    /// Redis for queue, state and shared limits; unset = in-memory (Redis mode is not
+    /// built yet: setting it is refused).
+    #[arg(long, env = "REDIS_URL")]
+    redis_url: Option<String>,
+    /// Per-attempt timeout.
+    #[arg(long, env = "DEFAULT_TIMEOUT", default_value = "30s", value_parser = duration)]
+    default_timeout: Duration,
+    /// Retries after the first attempt.
+    #[arg(long, env = "MAX_RETRIES", default_value_t = 3)]
+    max_retries: u32,
+    /// Requests per second per upstream origin (0 = unlimited).
+    #[arg(long, env = "RATE_LIMIT", default_value_t = 100)]
+    rate_limit: u32,
+    /// Executions running at once in this instance.
+    #[arg(long, env = "CONCURRENCY", default_value_t = 256)]
+    concurrency: usize,
+    /// Largest request body.
+    #[arg(long, env = "MAX_REQUEST_BYTES", default_value = "1MiB", value_parser = bytes)]
+    max_request_bytes: usize,
+    /// Largest response body (after decompression).
+    #[arg(long, env = "MAX_RESPONSE_BYTES", default_value = "10MiB", value_parser = bytes)]
+    max_response_bytes: usize,
+    /// How long finished executions are kept.
+    #[arg(long, env = "EXECUTION_TTL", default_value = "24h", value_parser = duration)]
+    execution_ttl: Duration,
+    /// With Redis: how long a dead instance's executions wait before another takes them.
+    #[arg(long, env = "LEASE_TIMEOUT", default_value = "30s", value_parser = duration)]
+    lease_timeout: Duration,
+    /// Bearer keys for the API, comma-separated; unset leaves the API open.
+    #[arg(long, env = "API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    api_keys: Vec<String>,
+    /// CIDRs and host names that outbound calls may reach despite the policy.
+    #[arg(long, env = "EGRESS_ALLOW", default_value = "")]
+    egress_allow: String,
+    /// Open private networks (all but link-local) to outbound calls.
+    #[arg(long, env = "ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    allow_private_networks: bool,
+    /// `json` or `pretty`; default pretty on a terminal, else json.
+    #[arg(long, env = "LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Json,
+    Pretty,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    if text.trim().bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{text}` has no unit: write e.g. `{text}s`"));
+    }
+    humantime::parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn bytes(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 1MiB"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" | "kb" => 1024,
+        "mib" | "m" | "mb" => 1024 * 1024,
+        "gib" | "g" | "gb" => 1024 * 1024 * 1024,
+        other => return Err(format!("unknown unit `{other}`: use B, KiB, MiB or GiB")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+fn init_logging(format: Option<LogFormat>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let format = format.unwrap_or(if std::io::stdout().is_terminal() {
+        LogFormat::Pretty
+    } else {
+        LogFormat::Json
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = Settings::parse();
+    init_logging(settings.log_format);
+    match run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!(%message, "executor stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> Result<(), String> {
+    if settings.redis_url.is_some() {
+        return Err(
+            "REDIS_URL is set, but the Redis mode is not built yet: unset it to run in memory"
+                .into(),
+        );
+    }
+    let egress = EgressPolicy::from_allowlist(&settings.egress_allow)
+        .map_err(|e| format!("EGRESS_ALLOW: {e}"))?
+        .allow_private_networks(settings.allow_private_networks);
+    let options = EngineOptions {
+        defaults: Defaults {
+            timeout: settings.default_timeout,
+            retries: settings.max_retries,
+            rate_limit: settings.rate_limit,
+            egress,
+        },
+        concurrency: settings.concurrency,
+        max_response_bytes: settings.max_response_bytes,
+        execution_ttl: settings.execution_ttl,
+        dial_filter: None,
+    };
+    let engine =
+        Engine::in_memory(options).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    if settings.api_keys.iter().all(|k| k.trim().is_empty()) {
+        tracing::warn!(
+            "API_KEYS is unset: the API is open to anyone who can reach port {}",
+            settings.port
+        );
+    }
+    let server_options = ServerOptions {
+        api_keys: settings
+            .api_keys
+            .into_iter()
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect(),
+        max_request_bytes: settings.max_request_bytes,
+    };
+    let app = router(engine.clone(), server_options);
+    let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, concurrency = settings.concurrency, "executor listening (in-memory state)");
+
+    let workers = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run(SHUTDOWN_GRACE).await }
+    });
+    let stopping = engine.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: no new work, finishing running executions");
+            stopping.shutdown();
+        })
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    let _ = workers.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = interrupt.await;
+            return;
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes_and_durations() {
+        assert_eq!(bytes("1MiB").unwrap(), 1024 * 1024);
+        assert_eq!(bytes("10MiB").unwrap(), 10 * 1024 * 1024);
+        assert_eq!(bytes("512").unwrap(), 512);
+        assert!(bytes("1XB").is_err());
+        assert_eq!(duration("30s").unwrap(), Duration::from_secs(30));
+        assert!(duration("30").is_err());
+    }
+
+    #[test]
+    fn help_lists_every_variable() {
+        use clap::CommandFactory;
+        let help = Settings::command().render_long_help().to_string();
+        for var in [
+            "PORT",
+            "REDIS_URL",
+            "DEFAULT_TIMEOUT",
+            "MAX_RETRIES",
+            "RATE_LIMIT",
+            "CONCURRENCY",
+            "MAX_REQUEST_BYTES",
+            "MAX_RESPONSE_BYTES",
+            "EXECUTION_TTL",
+            "LEASE_TIMEOUT",
+            "API_KEYS",
+            "EGRESS_ALLOW",
+            "ALLOW_PRIVATE_NETWORKS",
+            "LOG_FORMAT",
+        ] {
+            assert!(help.contains(var), "{var} missing from --help");
+        }
+    }
+}

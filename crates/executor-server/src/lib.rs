@@ -1,0 +1,153 @@
+//! The executor's HTTP API, as `shared/API.md` writes it, on axum (a hyper service).
+//!
+//! [`router`] mounts every route on an [`Engine`]: executions (submit with `?wait=` and
+//! `Prefer: wait=`, get, cancel, list), configurations (CRUD with `If-Match` and unique
+//! names), `/healthz`, `/readyz`, `/metrics` (Prometheus text) and
+//! `/api/v1/openapi.json`. Every error is an RFC 9457 problem document. When API keys
+//! are set, every `/api/v1` route needs `Authorization: Bearer <key>`, compared in
+//! constant time.
+//!
+//! ```
+//! use flunq_executor::{Engine, EngineOptions};
+//! use flunq_executor_server::{ServerOptions, router};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = Engine::in_memory(EngineOptions::default())?;
+//! let app = router(engine, ServerOptions::default());
+//! // Serve it with `axum::serve(listener, app)`, and run the engine's workers beside it.
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod openapi;
+mod problem;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use flunq_executor::Engine;
+use subtle::ConstantTimeEq;
+
+pub use openapi::document as openapi_document;
+pub use problem::Problem;
+pub use routes::MAX_WAIT;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Bearer keys accepted on `/api/v1` (`API_KEYS`); empty leaves the API open.
+    pub api_keys: Vec<String>,
+    /// Largest request body (`MAX_REQUEST_BYTES`).
+    pub max_request_bytes: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            api_keys: Vec::new(),
+            max_request_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub(crate) engine: Engine,
+    api_keys: Arc<Vec<String>>,
+}
+
+/// The API's routes on `engine`.
+pub fn router(engine: Engine, options: ServerOptions) -> Router {
+    let state = AppState {
+        engine,
+        api_keys: Arc::new(options.api_keys),
+    };
+    let api = Router::new()
+        .route("/execute", post(routes::execute))
+        .route("/executions", get(routes::list_executions))
+        .route("/executions/{id}", get(routes::get_execution))
+        .route("/executions/{id}/cancel", post(routes::cancel_execution))
+        .route(
+            "/configs",
+            post(routes::create_config).get(routes::list_configs),
+        )
+        .route(
+            "/configs/{id}",
+            get(routes::get_config)
+                .put(routes::replace_config)
+                .delete(routes::delete_config),
+        )
+        .route("/openapi.json", get(routes::openapi))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .route("/metrics", get(routes::metrics))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(options.max_request_bytes))
+        .with_state(state)
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this route does not take that method",
+    )
+}
+
+async fn require_api_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.api_keys.is_empty() {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let Some(presented) = presented else {
+        return unauthorized();
+    };
+    // Every key is compared, in constant time, so timing says nothing about which
+    // key or how much of it matched.
+    let mut matched = subtle::Choice::from(0u8);
+    for key in state.api_keys.iter() {
+        matched |= key.as_bytes().ct_eq(presented.as_bytes());
+    }
+    if bool::from(matched) {
+        next.run(request).await
+    } else {
+        unauthorized()
+    }
+}
+
+fn unauthorized() -> Response {
+    let mut response = Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "send Authorization: Bearer <API key>",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer"),
+    );
+    response
+}

@@ -1,0 +1,201 @@
+//! The OpenAPI 3.1 document of the API, served at `/api/v1/openapi.json`. Where
+//! `shared/API.md` is silent, the choices made are written here (see `x-decisions`).
+
+use serde_json::{Value, json};
+
+fn problem(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    })
+}
+
+fn record(description: &str) -> Value {
+    json!({
+        "description": description,
+        "headers": {"Location": {"schema": {"type": "string"}, "description": "/api/v1/executions/{id}"}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Execution"}}}
+    })
+}
+
+fn config(description: &str) -> Value {
+    json!({
+        "description": description,
+        "headers": {"ETag": {"schema": {"type": "string"}, "description": "The version, quoted: use it in If-Match"}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ConfigRecord"}}}
+    })
+}
+
+fn id_param(description: &str) -> Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": description})
+}
+
+/// The document.
+pub fn document() -> Value {
+    let duration = json!({"type": "string", "pattern": "^[0-9]", "examples": ["250ms", "30s", "5m", "1h"],
+        "description": "A duration with its unit; a bare number is refused"});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "flunq executor API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Runs HTTP, GraphQL and PostgreSQL tasks with timeouts, retries, circuit breakers, rate limits and authentication.",
+            "x-decisions": [
+                "A task naming an unknown `config` is a 400 with field `config`.",
+                "Unknown fields in a task or config are a 400 naming the field (typos are caught).",
+                "A field that belongs to another task type (e.g. `endpoint` on an http task) is a 400.",
+                "`?wait=` takes `true` (60 s), `false`, or a duration up to 60s; more is a 400. `Prefer: wait=N` above 60 is held 60 s.",
+                "An idempotency key seen before returns the first execution with 200, whatever its status.",
+                "POST and PATCH are retried after a response status only with `retry.retry_unsafe: true` or an idempotency key; after connect, DNS or TLS failures always.",
+                "`retry.retry_unsafe` lives in the retry object.",
+                "A 401 from the upstream under OAuth2 drops the cached token and resends once within the same attempt.",
+                "The circuit breaker counts 5xx, 408, 429, timeouts and connection failures as failures; other 4xx as successes.",
+                "Tasks without a config get a breaker per origin: 50% failures over 60s after 10 calls, open 30s, 3 probes.",
+                "GET /api/v1/executions: `limit` 1..1000, default 50; `next` is the cursor of the following page.",
+                "Config responses carry an ETag with the version; If-Match accepts \"3\", W/\"3\" or 3.",
+                "A config's `connection` is shown as \"***\"; a PUT sending \"***\" (or the masked form) keeps the stored one.",
+                "Response headers that carry credentials (Set-Cookie, Authorization...) are left out of `result.headers`."
+            ]
+        },
+        "servers": [{"url": "http://localhost:8083"}],
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "One of API_KEYS, when set"}},
+            "schemas": {
+                "Duration": duration,
+                "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "object", "properties": {
+                        "field": {"type": "string"}, "message": {"type": "string"}}}}}},
+                "Retry": {"type": "object", "additionalProperties": false, "properties": {
+                    "policy": {"enum": ["fixed", "exponential", "linear", "custom", "none"], "default": "exponential"},
+                    "delay": {"$ref": "#/components/schemas/Duration", "default": "100ms"},
+                    "max_delay": {"$ref": "#/components/schemas/Duration", "default": "30s"},
+                    "multiplier": {"type": "number", "minimum": 1, "default": 2.0},
+                    "increment": {"$ref": "#/components/schemas/Duration"},
+                    "delays": {"type": "array", "items": {"$ref": "#/components/schemas/Duration"}},
+                    "jitter": {"enum": ["none", "full", "equal", "decorrelated"]},
+                    "max_elapsed": {"$ref": "#/components/schemas/Duration"},
+                    "on_status": {"type": "array", "items": {"type": "integer"}, "default": [408, 425, 429, 500, 502, 503, 504]},
+                    "retry_unsafe": {"type": "boolean", "default": false}}},
+                "Auth": {"type": "object", "required": ["type"], "properties": {
+                    "type": {"enum": ["api_key", "bearer", "basic", "oauth2", "jwt"]}},
+                    "description": "api_key {name, value, in}; bearer {token}; basic {username, password}; oauth2 {grant_type, token_url, client_id, client_secret, scopes, audience, username, password, refresh_token, client_auth}; jwt {algorithm, secret, private_key, claims, expires_in, key_id, header, scheme}"},
+                "Task": {"type": "object", "required": ["type"], "additionalProperties": false, "properties": {
+                    "type": {"enum": ["http", "graphql", "database"]},
+                    "config": {"type": "string"}, "timeout": {"$ref": "#/components/schemas/Duration"},
+                    "retries": {"type": "integer", "minimum": 0}, "retry": {"$ref": "#/components/schemas/Retry"},
+                    "auth": {"$ref": "#/components/schemas/Auth"}, "inputs": {"type": "object"},
+                    "idempotency_key": {"type": "string"},
+                    "method": {"type": "string", "default": "GET"}, "url": {"type": "string"},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "query": {"description": "http: object of query parameters; graphql: the document; database: the SQL"},
+                    "body": {}, "follow_redirects": {"type": "boolean", "default": true},
+                    "response_format": {"enum": ["auto", "json", "xml", "text", "base64"], "default": "auto"},
+                    "endpoint": {"type": "string"}, "variables": {"type": "object"}, "operation_name": {"type": "string"},
+                    "connection": {"type": "string"}, "params": {"type": "array"},
+                    "read_only": {"type": "boolean", "default": false}, "max_rows": {"type": "integer", "default": 10000}}},
+                "Attempt": {"type": "object", "properties": {
+                    "number": {"type": "integer"}, "started_at": {"type": "string", "format": "date-time"},
+                    "duration_ms": {"type": "integer"}, "status_code": {"type": "integer"},
+                    "error": {"$ref": "#/components/schemas/Error"}}},
+                "Error": {"type": ["object", "null"], "properties": {
+                    "kind": {"enum": ["timeout", "connect", "tls", "http_status", "circuit_open", "egress_denied",
+                        "response_too_large", "auth", "graphql", "database", "cancelled", "internal"]},
+                    "message": {"type": "string"}}},
+                "Execution": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "type": {"enum": ["http", "graphql", "database"]},
+                    "status": {"enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "started_at": {"type": ["string", "null"], "format": "date-time"},
+                    "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                    "attempts": {"type": "array", "items": {"$ref": "#/components/schemas/Attempt"}},
+                    "result": {}, "error": {"$ref": "#/components/schemas/Error"},
+                    "task": {"type": "object", "description": "The submitted task, secrets masked"}}},
+                "Config": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                    "name": {"type": "string"}, "base_url": {"type": "string"},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "auth": {"$ref": "#/components/schemas/Auth"}, "timeout": {"$ref": "#/components/schemas/Duration"},
+                    "retries": {"type": "integer"}, "retry": {"$ref": "#/components/schemas/Retry"},
+                    "circuit_breaker": {"type": "object", "properties": {
+                        "failure_rate": {"type": "number", "default": 0.5}, "minimum_calls": {"type": "integer", "default": 10},
+                        "window": {"$ref": "#/components/schemas/Duration"}, "open_for": {"$ref": "#/components/schemas/Duration"},
+                        "half_open_calls": {"type": "integer", "default": 3},
+                        "slow_call_duration": {"$ref": "#/components/schemas/Duration"},
+                        "slow_call_rate": {"type": "number", "default": 1.0},
+                        "consecutive_failures": {"type": "integer"}}},
+                    "rate_limit": {"type": "object", "required": ["rate"], "properties": {
+                        "algorithm": {"enum": ["token_bucket", "sliding_window"], "default": "token_bucket"},
+                        "rate": {"type": "integer"}, "per": {"$ref": "#/components/schemas/Duration"},
+                        "burst": {"type": "integer"}}},
+                    "secrets": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "connection": {"type": "string"}}},
+                "ConfigRecord": {"allOf": [{"$ref": "#/components/schemas/Config"}, {"type": "object", "properties": {
+                    "id": {"type": "string"}, "version": {"type": "integer"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "updated_at": {"type": "string", "format": "date-time"}}}]}
+            }
+        },
+        "security": [{"apiKey": []}],
+        "paths": {
+            "/api/v1/execute": {"post": {
+                "summary": "Submit a task",
+                "parameters": [
+                    {"name": "wait", "in": "query", "schema": {"type": "string"}, "description": "true, false, or a duration up to 60s"},
+                    {"name": "Prefer", "in": "header", "schema": {"type": "string"}, "description": "wait=N (seconds)"},
+                    {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Task"}}}},
+                "responses": {
+                    "200": record("Finished within the wait, or an earlier execution with the same idempotency key"),
+                    "202": record("Accepted and queued (or still running after the wait)"),
+                    "400": problem("Malformed or invalid task; nothing queued"),
+                    "401": problem("Missing or wrong API key"),
+                    "413": problem("Body larger than MAX_REQUEST_BYTES"),
+                    "422": problem("Refused by the egress policy; nothing queued"),
+                    "503": problem("Shutting down")}}},
+            "/api/v1/executions": {"get": {
+                "summary": "Recent executions, newest first",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"enum": ["queued", "running", "succeeded", "failed", "cancelled"]}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Execution"}},
+                        "next": {"type": ["string", "null"]}}}}}},
+                    "400": problem("Invalid status or limit")}}},
+            "/api/v1/executions/{id}": {"get": {
+                "summary": "One execution",
+                "parameters": [id_param("The execution's id")],
+                "responses": {"200": record("The record"), "404": problem("Unknown or expired")}}},
+            "/api/v1/executions/{id}/cancel": {"post": {
+                "summary": "Cancel an execution",
+                "parameters": [id_param("The execution's id")],
+                "responses": {"200": record("Now cancelled"), "404": problem("Unknown"),
+                    "409": problem("Already finished; the record is in `detail`")}}},
+            "/api/v1/configs": {
+                "post": {"summary": "Create a configuration",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Config"}}}},
+                    "responses": {"201": config("Created (Location header)"), "400": problem("Invalid"), "409": problem("Duplicate name")}},
+                "get": {"summary": "Every configuration",
+                    "responses": {"200": {"description": "All", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/ConfigRecord"}}}}}}}}}},
+            "/api/v1/configs/{id}": {
+                "get": {"summary": "One configuration (by id or name)", "parameters": [id_param("Id or name")],
+                    "responses": {"200": config("The configuration"), "404": problem("Unknown")}},
+                "put": {"summary": "Replace a configuration",
+                    "parameters": [id_param("Id or name"), {"name": "If-Match", "in": "header", "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Config"}}}},
+                    "responses": {"200": config("Replaced"), "400": problem("Invalid"), "404": problem("Unknown"),
+                        "409": problem("Duplicate name"), "412": problem("Stale If-Match")}},
+                "delete": {"summary": "Delete a configuration", "parameters": [id_param("Id or name")],
+                    "responses": {"204": {"description": "Deleted"}, "404": problem("Unknown")}}},
+            "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/healthz": {"get": {"summary": "Process alive", "security": [], "responses": {"200": {"description": "Alive"}}}},
+            "/readyz": {"get": {"summary": "Ready to take work", "security": [],
+                "responses": {"200": {"description": "Ready"}, "503": problem("Shutting down, or Redis out of reach")}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
+                "responses": {"200": {"description": "Text exposition format"}}}}
+        }
+    })
+}

@@ -1,0 +1,370 @@
+//! The handlers of every route of the API.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flunq_executor::store::{ConfigStoreError, StoredConfig};
+use flunq_executor::{CancelError, ConfigError, ExecutionRecord, Status, SubmitError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::problem::Problem;
+
+/// The longest `?wait=` or `Prefer: wait=` the server holds a response.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+type Result<T> = std::result::Result<T, Problem>;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ExecuteQuery {
+    wait: Option<String>,
+}
+
+pub(crate) async fn execute(
+    State(state): State<AppState>,
+    Query(query): Query<ExecuteQuery>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let body = body.map_err(body_rejection)?;
+    let wait = wait_of(query.wait.as_deref(), &headers)?;
+    let idempotency = headers.get("idempotency-key").map(|v| {
+        v.to_str().map(str::to_owned).map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "the Idempotency-Key header must be visible ASCII",
+            )
+        })
+    });
+    let idempotency = idempotency.transpose()?;
+    let submitted = state
+        .engine
+        .submit(&body, idempotency.as_deref())
+        .await
+        .map_err(submit_problem)?;
+    let mut record = submitted.record;
+    if submitted.created {
+        if let Some(limit) = wait {
+            if let Some(finished) = state
+                .engine
+                .wait(&record.id, limit)
+                .await
+                .map_err(store_problem)?
+            {
+                record = finished;
+            }
+        }
+    }
+    let status = if !submitted.created || record.status.is_final() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(record_response(status, &record))
+}
+
+pub(crate) async fn get_execution(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    match state.engine.get(&id).await.map_err(store_problem)? {
+        Some(record) => Ok(record_response(StatusCode::OK, &record)),
+        None => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no execution `{}` (unknown or expired)", short(&id)),
+        )),
+    }
+}
+
+pub(crate) async fn cancel_execution(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    match state.engine.cancel(&id).await {
+        Ok(record) => Ok(record_response(StatusCode::OK, &record)),
+        Err(CancelError::NotFound(_)) => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no execution `{}`", short(&id)),
+        )),
+        Err(CancelError::Finished(record)) => {
+            let detail = serde_json::to_string(&record).unwrap_or_default();
+            Err(Problem::new(StatusCode::CONFLICT, detail))
+        }
+        Err(CancelError::Store(e)) => Err(store_problem(e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    status: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub(crate) async fn list_executions(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response> {
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            Problem::new(StatusCode::BAD_REQUEST, "invalid `status`").with_errors(vec![
+                flunq_executor::FieldError::new(
+                    "status",
+                    "one of queued, running, succeeded, failed, cancelled",
+                ),
+            ])
+        })?),
+    };
+    let limit = match q.limit.as_deref() {
+        None | Some("") => 50,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(
+                    Problem::new(StatusCode::BAD_REQUEST, "invalid `limit`").with_errors(vec![
+                        flunq_executor::FieldError::new("limit", "a whole number from 1 to 1000"),
+                    ]),
+                );
+            }
+        },
+    };
+    let page = state
+        .engine
+        .list(status, limit, q.cursor.filter(|c| !c.is_empty()))
+        .await
+        .map_err(store_problem)?;
+    Ok(Json(json!({ "items": page.items, "next": page.next })).into_response())
+}
+
+pub(crate) async fn create_config(
+    State(state): State<AppState>,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let body = body.map_err(body_rejection)?;
+    let stored = state
+        .engine
+        .create_config(&body)
+        .await
+        .map_err(config_problem)?;
+    let mut response = config_response(StatusCode::CREATED, &stored);
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/configs/{}", stored.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub(crate) async fn list_configs(State(state): State<AppState>) -> Result<Response> {
+    let all = state.engine.configs().await.map_err(store_problem)?;
+    let items: Vec<Value> = all.iter().map(|c| config_json(c)).collect();
+    Ok(Json(json!({ "items": items })).into_response())
+}
+
+pub(crate) async fn get_config(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    match state.engine.config(&id).await.map_err(store_problem)? {
+        Some(stored) => Ok(config_response(StatusCode::OK, &stored)),
+        None => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no configuration `{}`", short(&id)),
+        )),
+    }
+}
+
+pub(crate) async fn replace_config(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let body = body.map_err(body_rejection)?;
+    let if_match = match headers.get(header::IF_MATCH) {
+        None => None,
+        Some(v) => Some(parse_if_match(v).ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "If-Match must be a version, as sent in ETag (\"3\")",
+            )
+        })?),
+    };
+    let stored = state
+        .engine
+        .replace_config(&id, &body, if_match)
+        .await
+        .map_err(config_problem)?;
+    Ok(config_response(StatusCode::OK, &stored))
+}
+
+pub(crate) async fn delete_config(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    state
+        .engine
+        .delete_config(&id)
+        .await
+        .map_err(|e| config_problem(ConfigError::Store(e)))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn healthz() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    if state.engine.is_ready() {
+        Json(json!({ "status": "ready" })).into_response()
+    } else {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+    }
+}
+
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let mut response = state.engine.render_metrics().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+pub(crate) async fn openapi() -> Response {
+    Json(crate::openapi::document()).into_response()
+}
+
+pub(crate) async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "no such route")
+}
+
+fn record_response(status: StatusCode, record: &ExecutionRecord) -> Response {
+    let mut response = (status, Json(record)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/executions/{}", record.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn config_json(c: &StoredConfig) -> Value {
+    let mut v = serde_json::to_value(&c.input).unwrap_or_else(|_| json!({}));
+    if let Value::Object(map) = &mut v {
+        map.insert("id".into(), json!(c.id));
+        map.insert("version".into(), json!(c.version));
+        map.insert(
+            "created_at".into(),
+            json!(flunq_executor::record::rfc3339::format(c.created_at)),
+        );
+        map.insert(
+            "updated_at".into(),
+            json!(flunq_executor::record::rfc3339::format(c.updated_at)),
+        );
+    }
+    v
+}
+
+fn config_response(status: StatusCode, c: &StoredConfig) -> Response {
+    let mut response = (status, Json(config_json(c))).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", c.version)) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+fn parse_if_match(value: &HeaderValue) -> Option<u64> {
+    let text = value.to_str().ok()?.trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    text.trim_matches('"').parse().ok()
+}
+
+/// `?wait=true`, `?wait=10s`, or `Prefer: wait=N` (seconds, RFC 7240).
+fn wait_of(query: Option<&str>, headers: &HeaderMap) -> Result<Option<Duration>> {
+    let bad = |message: &str| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid `wait`: {message}"),
+        )
+        .with_errors(vec![flunq_executor::FieldError::new("wait", message)])
+    };
+    if let Some(q) = query {
+        return match q {
+            "true" | "" => Ok(Some(MAX_WAIT)),
+            "false" => Ok(None),
+            text => match humantime::parse_duration(text) {
+                Ok(d) if d <= MAX_WAIT => Ok(Some(d)),
+                Ok(_) => Err(bad("at most 60s")),
+                Err(_) => Err(bad("`true`, `false` or a duration such as `10s`")),
+            },
+        };
+    }
+    for prefer in headers.get_all("prefer") {
+        let Ok(text) = prefer.to_str() else { continue };
+        for pref in text.split(',') {
+            if let Some(n) = pref.trim().strip_prefix("wait=") {
+                if let Ok(secs) = n.trim().parse::<u64>() {
+                    return Ok(Some(Duration::from_secs(secs).min(MAX_WAIT)));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn body_rejection(rejection: BytesRejection) -> Problem {
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return Problem::new(status, "the request body is larger than MAX_REQUEST_BYTES");
+    }
+    Problem::new(status, rejection.body_text())
+}
+
+fn submit_problem(err: SubmitError) -> Problem {
+    match err {
+        SubmitError::Invalid(invalid) => {
+            let status = StatusCode::from_u16(invalid.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let errors = invalid.errors().to_vec();
+            Problem::new(status, invalid.to_string()).with_errors(errors)
+        }
+        SubmitError::ShuttingDown => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the executor is shutting down",
+        ),
+        SubmitError::Store(e) => store_problem(e),
+    }
+}
+
+fn config_problem(err: ConfigError) -> Problem {
+    match err {
+        ConfigError::Invalid(invalid) => {
+            let status = StatusCode::from_u16(invalid.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let errors = invalid.errors().to_vec();
+            Problem::new(status, invalid.to_string()).with_errors(errors)
+        }
+        ConfigError::Store(ConfigStoreError::DuplicateName(name)) => Problem::new(
+            StatusCode::CONFLICT,
+            format!("a configuration named `{}` already exists", short(&name)),
+        ),
+        ConfigError::Store(ConfigStoreError::NotFound(id)) => Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no configuration `{}`", short(&id)),
+        ),
+        ConfigError::Store(e @ ConfigStoreError::VersionMismatch { .. }) => {
+            Problem::new(StatusCode::PRECONDITION_FAILED, e.to_string())
+        }
+        ConfigError::Store(ConfigStoreError::Unavailable(e)) => store_problem(e),
+    }
+}
+
+fn store_problem(err: flunq_executor::store::StoreError) -> Problem {
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(80).collect()
+}

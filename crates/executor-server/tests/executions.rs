@@ -1,0 +1,514 @@
+//! Executions end to end: submit, wait, poll, retry, timeout, cancel, idempotency, list.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use flunq_http_client::Method;
+use serde_json::{Value, json};
+use support::{Executor, json_reply, reply, upstream};
+
+fn counter() -> Arc<AtomicUsize> {
+    Arc::new(AtomicUsize::new(0))
+}
+
+#[tokio::test]
+async fn http_task_with_wait_returns_the_final_record() {
+    let up = upstream(|req: hyper::Request<hyper::body::Incoming>| async move {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        json_reply(200, &json!({"id": 7, "path": path}))
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/users"), "query": {"page": "2"}});
+    let answer = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let record = &answer.json;
+    assert_eq!(record["status"], "succeeded");
+    assert_eq!(record["type"], "http");
+    assert_eq!(record["result"]["status"], 200);
+    assert_eq!(
+        record["result"]["body"],
+        json!({"id": 7, "path": "/users?page=2"})
+    );
+    assert_eq!(record["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(record["attempts"][0]["status_code"], 200);
+    assert!(record["error"].is_null());
+    let id = record["id"].as_str().unwrap();
+    assert_eq!(
+        answer.header("location"),
+        Some(format!("/api/v1/executions/{id}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn asynchronous_submission_is_accepted_then_finishes() {
+    let up = upstream(|_req| async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        reply(200, "text/plain", "done")
+    })
+    .await;
+    let ex = Executor::start().await;
+    let answer = ex
+        .post(
+            "/api/v1/execute",
+            &json!({"type": "http", "url": format!("http://{up}/")}).to_string(),
+        )
+        .await;
+    assert_eq!(answer.status, 202);
+    assert_eq!(answer.json["status"], "queued");
+    let location = answer.header("location").unwrap().to_owned();
+    let id = answer.json["id"].as_str().unwrap();
+    assert!(location.ends_with(id));
+    let record = ex.until_final(id).await;
+    assert_eq!(record["status"], "succeeded");
+    assert_eq!(record["result"]["body"], "done");
+    assert!(record["started_at"].is_string() && record["finished_at"].is_string());
+}
+
+#[tokio::test]
+async fn prefer_wait_header_holds_the_response() {
+    let up = upstream(|_req| async { reply(200, "text/plain", "ok") }).await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
+    let answer = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute",
+            Some(&task),
+            &[("prefer", "wait=10")],
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn short_wait_answers_202_while_still_running() {
+    let up = upstream(|_req| async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        reply(200, "text/plain", "late")
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
+    let started = Instant::now();
+    let answer = ex.post("/api/v1/execute?wait=200ms", &task).await;
+    assert_eq!(answer.status, 202);
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert!(["queued", "running"].contains(&answer.json["status"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn retries_503_until_success_with_each_attempt_recorded() {
+    let hits = counter();
+    let seen = Arc::clone(&hits);
+    let up = upstream(move |_req| {
+        let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            if n < 3 {
+                reply(503, "text/plain", "busy")
+            } else {
+                reply(200, "text/plain", "ok")
+            }
+        }
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/"), "retries": 5,
+        "retry": {"policy": "fixed", "delay": "10ms"}});
+    let answer = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await;
+    let record = &answer.json;
+    assert_eq!(record["status"], "succeeded", "{record}");
+    let attempts = record["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(attempts[0]["status_code"], 503);
+    assert_eq!(attempts[0]["error"]["kind"], "http_status");
+    assert_eq!(attempts[2]["status_code"], 200);
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn exhausted_retries_fail_with_the_last_response_kept() {
+    let up = upstream(|_req| async { json_reply(500, &json!({"error": "boom"})) }).await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/"), "retries": 2,
+        "retry": {"policy": "exponential", "delay": "5ms", "jitter": "none"}});
+    let record = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await
+        .json;
+    assert_eq!(record["status"], "failed");
+    assert_eq!(record["error"]["kind"], "http_status");
+    assert_eq!(record["attempts"].as_array().unwrap().len(), 3);
+    assert_eq!(record["result"]["status"], 500);
+    assert_eq!(record["result"]["body"], json!({"error": "boom"}));
+}
+
+#[tokio::test]
+async fn status_outside_on_status_is_not_retried() {
+    let hits = counter();
+    let seen = Arc::clone(&hits);
+    let up = upstream(move |_req| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        async { reply(404, "text/plain", "nope") }
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/"), "retries": 3});
+    let record = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await
+        .json;
+    assert_eq!(record["status"], "failed");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn retry_after_seconds_is_honoured() {
+    let hits = counter();
+    let seen = Arc::clone(&hits);
+    let up = upstream(move |_req| {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                hyper::Response::builder()
+                    .status(429)
+                    .header("retry-after", "1")
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                        b"slow down",
+                    )))
+                    .unwrap()
+            } else {
+                reply(200, "text/plain", "ok")
+            }
+        }
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/"), "retry": {"policy": "fixed", "delay": "1ms"}});
+    let started = Instant::now();
+    let record = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await
+        .json;
+    assert_eq!(record["status"], "succeeded");
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn post_is_not_retried_after_a_response_unless_allowed() {
+    let hits = counter();
+    let seen = Arc::clone(&hits);
+    let up = upstream(move |_req| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        async { reply(503, "text/plain", "busy") }
+    })
+    .await;
+    let ex = Executor::start().await;
+    let base = json!({"type": "http", "method": "POST", "url": format!("http://{up}/"), "body": {"a": 1},
+        "retries": 2, "retry": {"policy": "fixed", "delay": "1ms"}});
+    let record = ex
+        .post("/api/v1/execute?wait=true", &base.to_string())
+        .await
+        .json;
+    assert_eq!(record["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+    let mut allowed = base.clone();
+    allowed["retry"]["retry_unsafe"] = json!(true);
+    let record = ex
+        .post("/api/v1/execute?wait=true", &allowed.to_string())
+        .await
+        .json;
+    assert_eq!(record["attempts"].as_array().unwrap().len(), 3);
+
+    let with_key = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute?wait=true",
+            Some(&base.to_string()),
+            &[("idempotency-key", "post-1")],
+        )
+        .await
+        .json;
+    assert_eq!(with_key["attempts"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn post_is_retried_after_connection_refused() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "method": "POST", "url": format!("http://{addr}/"), "body": {},
+        "retries": 2, "retry": {"policy": "fixed", "delay": "1ms"}});
+    let record = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await
+        .json;
+    assert_eq!(record["status"], "failed");
+    assert_eq!(record["error"]["kind"], "connect");
+    assert_eq!(record["attempts"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn attempt_timeout_fails_with_kind_timeout() {
+    let up = upstream(|_req| async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        reply(200, "text/plain", "late")
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task =
+        json!({"type": "http", "url": format!("http://{up}/"), "timeout": "200ms", "retries": 0});
+    let started = Instant::now();
+    let record = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await
+        .json;
+    assert_eq!(record["status"], "failed");
+    assert_eq!(record["error"]["kind"], "timeout");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn cancel_drops_the_request_in_flight() {
+    let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
+    let dropped_tx = Arc::new(std::sync::Mutex::new(Some(dropped_tx)));
+    let up = upstream(move |_req| {
+        let tx = Arc::clone(&dropped_tx);
+        async move {
+            // Signals when this handler's future is dropped: the connection went away.
+            struct OnDrop(Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>);
+            impl Drop for OnDrop {
+                fn drop(&mut self) {
+                    if let Some(tx) = self.0.lock().unwrap().take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+            let _guard = OnDrop(tx);
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            reply(200, "text/plain", "too late")
+        }
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/"), "retries": 3});
+    let id = ex.post("/api/v1/execute", &task.to_string()).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ex.until_status(&id, "running").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let cancelled = ex
+        .post(&format!("/api/v1/executions/{id}/cancel"), "")
+        .await;
+    assert_eq!(cancelled.status, 200);
+    assert_eq!(cancelled.json["status"], "cancelled");
+    tokio::time::timeout(Duration::from_secs(1), dropped_rx)
+        .await
+        .expect("connection dropped within a second")
+        .ok();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let record = ex.until_final(&id).await;
+    assert_eq!(record["status"], "cancelled");
+    assert_eq!(record["error"]["kind"], "cancelled");
+
+    let again = ex
+        .post(&format!("/api/v1/executions/{id}/cancel"), "")
+        .await;
+    assert_eq!(again.status, 409);
+    assert_eq!(
+        again.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(again.json["detail"].as_str().unwrap().contains(&id));
+    let unknown = ex.post("/api/v1/executions/nope/cancel", "").await;
+    assert_eq!(unknown.status, 404);
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_first_execution() {
+    let hits = counter();
+    let seen = Arc::clone(&hits);
+    let up = upstream(move |_req| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        async { reply(200, "text/plain", "once") }
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
+    let first = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute?wait=true",
+            Some(&task),
+            &[("idempotency-key", "k-1")],
+        )
+        .await;
+    let second = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute",
+            Some(&task),
+            &[("idempotency-key", "k-1")],
+        )
+        .await;
+    assert_eq!(first.json["id"], second.json["id"]);
+    assert_eq!(second.status, 200);
+    let by_field =
+        json!({"type": "http", "url": format!("http://{up}/"), "idempotency_key": "k-1"});
+    let third = ex.post("/api/v1/execute", &by_field.to_string()).await;
+    assert_eq!(third.json["id"], first.json["id"]);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn list_filters_by_status_newest_first_with_a_cursor() {
+    let up = upstream(|req: hyper::Request<hyper::body::Incoming>| async move {
+        if req.uri().path() == "/bad" {
+            reply(400, "text/plain", "bad")
+        } else {
+            reply(200, "text/plain", "ok")
+        }
+    })
+    .await;
+    let ex = Executor::start().await;
+    let mut ids = Vec::new();
+    for path in ["/ok", "/bad", "/ok", "/bad", "/bad"] {
+        let task = json!({"type": "http", "url": format!("http://{up}{path}")});
+        ids.push(
+            ex.post("/api/v1/execute?wait=true", &task.to_string())
+                .await
+                .json["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let failed = ex
+        .get("/api/v1/executions?status=failed&limit=2")
+        .await
+        .json;
+    let items = failed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["id"], ids[4].as_str());
+    assert_eq!(items[1]["id"], ids[3].as_str());
+    let next = failed["next"].as_str().unwrap();
+    let rest = ex
+        .get(&format!(
+            "/api/v1/executions?status=failed&limit=2&cursor={next}"
+        ))
+        .await
+        .json;
+    let rest_items = rest["items"].as_array().unwrap();
+    assert_eq!(rest_items.len(), 1);
+    assert_eq!(rest_items[0]["id"], ids[1].as_str());
+    assert!(rest["next"].is_null());
+    let all = ex.get("/api/v1/executions").await.json;
+    assert_eq!(all["items"].as_array().unwrap().len(), 5);
+    let bad = ex.get("/api/v1/executions?status=weird").await;
+    assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn unknown_execution_is_404_problem() {
+    let ex = Executor::start().await;
+    let answer = ex
+        .get("/api/v1/executions/0192f000-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.json["status"], 404);
+    assert!(answer.json["title"].is_string() && answer.json["type"].is_string());
+}
+
+#[tokio::test]
+async fn graphql_result_keeps_data_and_errors() {
+    let up = upstream(|req: hyper::Request<hyper::body::Incoming>| async move {
+        use http_body_util::BodyExt;
+        let body: Value = serde_json::from_slice(&req.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        if body["operationName"] == "Broken" {
+            json_reply(200, &json!({"data": null, "errors": [{"message": "no such field"}]}))
+        } else {
+            json_reply(200, &json!({"data": {"createUser": {"id": "1", "name": body["variables"]["input"]["name"]}},
+                "errors": [{"message": "partial"}]}))
+        }
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "graphql", "endpoint": format!("http://{up}/graphql"),
+        "query": "mutation CreateUser($input: UserInput!) { createUser(input: $input) { id name } }",
+        "variables": {"input": {"name": "John Doe"}}, "operation_name": "CreateUser"});
+    let record = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await
+        .json;
+    assert_eq!(record["status"], "succeeded", "{record}");
+    assert_eq!(record["result"]["data"]["createUser"]["name"], "John Doe");
+    assert_eq!(record["result"]["errors"][0]["message"], "partial");
+
+    let broken = json!({"type": "graphql", "endpoint": format!("http://{up}/graphql"),
+        "query": "query Broken { nope }", "operation_name": "Broken"});
+    let record = ex
+        .post("/api/v1/execute?wait=true", &broken.to_string())
+        .await
+        .json;
+    assert_eq!(record["status"], "failed");
+    assert_eq!(record["error"]["kind"], "graphql");
+    assert_eq!(record["result"]["errors"][0]["message"], "no such field");
+}
+
+#[tokio::test]
+async fn xml_and_form_bodies_are_encoded_and_decoded() {
+    let up = upstream(|req: hyper::Request<hyper::body::Incoming>| async move {
+        use http_body_util::BodyExt;
+        let ct = req
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        let echoed = format!(
+            "<echo><type>{ct}</type><body>{}</body></echo>",
+            String::from_utf8_lossy(&body)
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+        );
+        reply(200, "application/xml", echoed)
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "method": "POST", "url": format!("http://{up}/"),
+        "headers": {"Content-Type": "application/x-www-form-urlencoded"}, "body": {"name": "Ada", "tag": ["a", "b"]}});
+    let record = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await
+        .json;
+    assert_eq!(
+        record["result"]["body"]["echo"]["body"], "name=Ada&tag=a&tag=b",
+        "{record}"
+    );
+    assert_eq!(
+        record["result"]["body"]["echo"]["type"],
+        "application/x-www-form-urlencoded"
+    );
+}

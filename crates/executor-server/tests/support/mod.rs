@@ -1,0 +1,217 @@
+//! The executor started in-process on 127.0.0.1:0, an upstream hyper server started
+//! in the test, and a client for both that never dials beyond loopback.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use flunq_executor::model::validate::Defaults;
+use flunq_executor::{Engine, EngineOptions};
+use flunq_executor_server::{ServerOptions, router};
+use flunq_http_client::{Client, EgressPolicy, HeaderValue, Method, Request};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::Value;
+
+pub type Reply = hyper::Response<Full<Bytes>>;
+
+/// An executor whose egress policy opens loopback (the test upstreams) and whose
+/// dialer refuses anything else.
+pub struct Executor {
+    pub addr: SocketAddr,
+    pub engine: Engine,
+    client: Client,
+    api_key: Option<String>,
+}
+
+pub fn loopback_options() -> EngineOptions {
+    EngineOptions {
+        defaults: Defaults {
+            timeout: Duration::from_secs(10),
+            retries: 3,
+            rate_limit: 0,
+            egress: EgressPolicy::from_allowlist("127.0.0.0/8, localhost").unwrap(),
+        },
+        concurrency: 16,
+        dial_filter: Some(std::sync::Arc::new(|addr: SocketAddr| {
+            addr.ip().is_loopback()
+        })),
+        ..EngineOptions::default()
+    }
+}
+
+impl Executor {
+    pub async fn start() -> Self {
+        Self::start_with(loopback_options(), ServerOptions::default()).await
+    }
+
+    pub async fn start_with(options: EngineOptions, server: ServerOptions) -> Self {
+        let api_key = server.api_keys.first().cloned();
+        let engine = Engine::in_memory(options).unwrap();
+        let app = router(engine.clone(), server);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let workers = engine.clone();
+        tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
+        let client = Client::builder()
+            .egress_policy(EgressPolicy::from_allowlist("127.0.0.0/8").unwrap())
+            .dial_filter(|a| a.ip().is_loopback())
+            .request_timeout(Duration::from_secs(90))
+            .build()
+            .unwrap();
+        Self {
+            addr,
+            engine,
+            client,
+            api_key,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends a request to the executor; returns (status, headers, JSON body or Null).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = Request::parse(method, &self.url(path))
+            .unwrap()
+            .follow_redirects(false);
+        if let Some(body) = body {
+            request = request.body(body.to_owned());
+            request
+                .headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+        }
+        if let Some(key) = &self.api_key {
+            request.headers_mut().insert(
+                "authorization",
+                HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
+            );
+        }
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                flunq_http_client::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        let response = self.client.execute(request).await.unwrap();
+        let json = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        Answer {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            json,
+            text: String::from_utf8_lossy(response.body()).into_owned(),
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> Answer {
+        self.call(Method::POST, path, Some(body), &[]).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, None, &[]).await
+    }
+
+    /// Polls an execution until it is final (or 20 s pass).
+    pub async fn until_final(&self, id: &str) -> Value {
+        for _ in 0..400 {
+            let answer = self.get(&format!("/api/v1/executions/{id}")).await;
+            let status = answer.json["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if ["succeeded", "failed", "cancelled"].contains(&status.as_str()) {
+                return answer.json;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("execution {id} did not finish");
+    }
+
+    /// Polls until the execution has the given status.
+    pub async fn until_status(&self, id: &str, wanted: &str) -> Value {
+        for _ in 0..400 {
+            let answer = self.get(&format!("/api/v1/executions/{id}")).await;
+            if answer.json["status"] == wanted {
+                return answer.json;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("execution {id} never became {wanted}");
+    }
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: flunq_http_client::HeaderMap,
+    pub json: Value,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Serves `handler` on 127.0.0.1:0 (HTTP/1.1 and HTTP/2).
+pub async fn upstream<F, Fut>(handler: F) -> SocketAddr
+where
+    F: Fn(hyper::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Reply> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let handler = handler.clone();
+                    async move { Ok::<_, Infallible>(handler(req).await) }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+pub fn reply(status: u16, content_type: &str, body: impl Into<Bytes>) -> Reply {
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(body.into()))
+        .unwrap()
+}
+
+pub fn json_reply(status: u16, body: &Value) -> Reply {
+    reply(status, "application/json", body.to_string())
+}

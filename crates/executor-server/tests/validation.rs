@@ -1,0 +1,196 @@
+//! Bad input gets a clear problem document naming the field, and nothing is queued.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use flunq_executor::EngineOptions;
+use flunq_executor_server::ServerOptions;
+use serde_json::json;
+use support::{Executor, loopback_options};
+
+async fn assert_refused(ex: &Executor, body: &str, status: u16, field: Option<&str>) {
+    let answer = ex.post("/api/v1/execute", body).await;
+    assert_eq!(answer.status, status, "{body} -> {}", answer.text);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/problem+json"),
+        "{body}"
+    );
+    assert_eq!(answer.json["status"], status);
+    assert!(
+        answer.json["detail"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty())
+    );
+    if let Some(field) = field {
+        let fields: Vec<&str> = answer.json["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(
+            fields.contains(&field),
+            "{body}: expected field {field}, got {fields:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_bad_input_is_refused_and_nothing_is_queued() {
+    let ex = Executor::start().await;
+    let url = "http://127.0.0.1:9/";
+    let cases: Vec<(String, u16, Option<&str>)> = vec![
+        ("{not json".into(), 400, None),
+        ("".into(), 400, None),
+        ("[1, 2]".into(), 400, None),
+        (json!({"url": url}).to_string(), 400, Some("type")),
+        (json!({"type": "ftp", "url": url}).to_string(), 400, Some("type")),
+        (json!({"type": "http"}).to_string(), 400, Some("url")),
+        (json!({"type": "http", "url": "not a url"}).to_string(), 400, Some("url")),
+        (json!({"type": "http", "url": "ftp://127.0.0.1/"}).to_string(), 400, Some("url")),
+        (json!({"type": "http", "url": url, "timeout": 30}).to_string(), 400, Some("timeout")),
+        (json!({"type": "http", "url": url, "timeout": "30"}).to_string(), 400, Some("timeout")),
+        (json!({"type": "http", "url": url, "retries": -1}).to_string(), 400, Some("retries")),
+        (json!({"type": "http", "url": url, "method": "GE T"}).to_string(), 400, Some("method")),
+        (json!({"type": "http", "url": url, "retry": {"policy": "sometimes"}}).to_string(), 400, Some("retry.policy")),
+        (json!({"type": "http", "url": url, "retry": {"delay": 5}}).to_string(), 400, Some("retry.delay")),
+        (json!({"type": "http", "url": url, "retry": {"multiplier": 0.5}}).to_string(), 400, Some("retry.multiplier")),
+        (json!({"type": "http", "url": url, "auth": {"type": "magic"}}).to_string(), 400, Some("auth.type")),
+        (json!({"type": "http", "url": url, "auth": {"type": "bearer"}}).to_string(), 400, Some("auth.token")),
+        (json!({"type": "http", "url": url, "retires": 3}).to_string(), 400, Some("retires")),
+        (json!({"type": "http", "url": url, "endpoint": url}).to_string(), 400, Some("endpoint")),
+        (json!({"type": "http", "url": "http://127.0.0.1/${missing}"}).to_string(), 400, Some("url")),
+        (json!({"type": "http", "url": url, "config": "nope"}).to_string(), 400, Some("config")),
+        (json!({"type": "graphql", "endpoint": url}).to_string(), 400, Some("query")),
+        (json!({"type": "database", "query": "SELECT 1"}).to_string(), 400, Some("connection")),
+        (json!({"type": "database", "connection": "host=/var/run/postgresql user=x", "query": "SELECT 1"}).to_string(), 400, Some("connection")),
+        (json!({"type": "database", "connection": "postgres://u@127.0.0.1/db?options=-c%20statement_timeout%3D0", "query": "SELECT 1"}).to_string(), 400, Some("connection")),
+        (json!({"type": "database", "connection": "postgres://u@a,b/db", "query": "SELECT 1"}).to_string(), 400, Some("connection")),
+    ];
+    for (body, status, field) in &cases {
+        assert_refused(&ex, body, *status, *field).await;
+    }
+    let listed = ex.get("/api/v1/executions").await.json;
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        0,
+        "nothing may be queued"
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let ex = Executor::start().await;
+    let big =
+        json!({"type": "http", "url": "http://127.0.0.1:9/", "body": "x".repeat(2 * 1024 * 1024)})
+            .to_string();
+    let answer = ex.post("/api/v1/execute", &big).await;
+    assert_eq!(answer.status, 413);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(
+        ex.get("/api/v1/executions").await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn default_policy_refuses_literal_private_addresses_with_422() {
+    let ex = Executor::start_with(EngineOptions::default(), ServerOptions::default()).await;
+    for url in [
+        "http://127.0.0.1/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/",
+        "http://10.0.0.1/",
+        "http://0x7f000001/",
+    ] {
+        let answer = ex
+            .post(
+                "/api/v1/execute",
+                &json!({"type": "http", "url": url}).to_string(),
+            )
+            .await;
+        assert_eq!(answer.status, 422, "{url}: {}", answer.text);
+        assert_eq!(answer.json["errors"][0]["field"], "url");
+    }
+    let db = json!({"type": "database", "connection": "postgres://postgres@127.0.0.1/test", "query": "SELECT 1"});
+    assert_eq!(
+        ex.post("/api/v1/execute", &db.to_string()).await.status,
+        422
+    );
+    assert_eq!(
+        ex.get("/api/v1/executions").await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn localhost_is_refused_by_name_at_submission() {
+    let options = EngineOptions {
+        dial_filter: loopback_options().dial_filter,
+        ..EngineOptions::default()
+    };
+    let ex = Executor::start_with(options, ServerOptions::default()).await;
+    let answer = ex
+        .post(
+            "/api/v1/execute?wait=true",
+            &json!({"type": "http", "url": "http://localhost.:9/", "retries": 0}).to_string(),
+        )
+        .await;
+    // `localhost` is refused by name at submission.
+    assert_eq!(answer.status, 422, "{}", answer.text);
+}
+
+#[tokio::test]
+async fn api_keys_are_required_when_set() {
+    let server = ServerOptions {
+        api_keys: vec!["k-123".into()],
+        ..ServerOptions::default()
+    };
+    let ex = Executor::start_with(loopback_options(), server).await;
+    // The support client sends the first key.
+    assert_eq!(ex.get("/api/v1/executions").await.status, 200);
+    let without = ex
+        .call(
+            flunq_http_client::Method::GET,
+            "/api/v1/executions",
+            None,
+            &[("authorization", "Bearer wrong")],
+        )
+        .await;
+    assert_eq!(without.status, 401);
+    assert_eq!(without.header("www-authenticate"), Some("Bearer"));
+    // Health and metrics stay open.
+    assert_eq!(
+        ex.call(
+            flunq_http_client::Method::GET,
+            "/healthz",
+            None,
+            &[("authorization", "Bearer wrong")]
+        )
+        .await
+        .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn wait_parameter_is_validated() {
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": "http://127.0.0.1:9/"}).to_string();
+    assert_eq!(ex.post("/api/v1/execute?wait=2m", &task).await.status, 400);
+    assert_eq!(
+        ex.post("/api/v1/execute?wait=soon", &task).await.status,
+        400
+    );
+}

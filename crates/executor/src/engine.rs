@@ -1,0 +1,574 @@
+//! The engine: accepts tasks, queues them, runs them on a pool of workers, records
+//! every attempt, cancels, lists, expires, and shuts down gracefully.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use flunq_auth::OAuth2Cache;
+use flunq_http_client::{Client, EgressPolicy};
+use flunq_postgres::{Database, DatabaseOptions};
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::limits::{Breakers, Limiters};
+use crate::metrics::Metrics;
+use crate::model::config::ConfigInput;
+use crate::model::errors::{Invalid, from_serde};
+use crate::model::input::TaskInput;
+use crate::model::validate::{Defaults, looks_like_connection_string, prepare};
+use crate::record::{ErrorKind, ExecError, ExecutionRecord, Status};
+use crate::store::{
+    ConfigStore, ConfigStoreError, ExecutionStore, Inserted, Job, MemoryConfigStore,
+    MemoryExecutionStore, MemoryQueue, Page, Queue, StoreError, StoredConfig,
+};
+
+/// The engine's settings (the server reads them from the environment).
+#[derive(Clone)]
+pub struct EngineOptions {
+    /// Defaults of tasks: timeout, retries, rate limit per origin, egress policy.
+    pub defaults: Defaults,
+    /// Executions running at once (`CONCURRENCY`).
+    pub concurrency: usize,
+    /// Response size limit (`MAX_RESPONSE_BYTES`).
+    pub max_response_bytes: usize,
+    /// How long finished executions are kept (`EXECUTION_TTL`).
+    pub execution_ttl: Duration,
+    /// A last check on every dialed address (tests keep traffic on loopback with it).
+    pub dial_filter: Option<flunq_http_client::DialFilter>,
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("defaults", &self.defaults)
+            .field("concurrency", &self.concurrency)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("execution_ttl", &self.execution_ttl)
+            .field("dial_filter", &self.dial_filter.is_some())
+            .finish()
+    }
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            defaults: Defaults::default(),
+            concurrency: 256,
+            max_response_bytes: 10 * 1024 * 1024,
+            execution_ttl: Duration::from_secs(24 * 3600),
+            dial_filter: None,
+        }
+    }
+}
+
+/// What [`Engine::submit`] did.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// The execution's record.
+    pub record: ExecutionRecord,
+    /// `false` when an idempotency key named an earlier execution (`200`, not `202`).
+    pub created: bool,
+}
+
+/// Why a submission failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SubmitError {
+    /// The task is invalid (`400`) or refused (`422`).
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The engine is shutting down (`503`).
+    #[error("the executor is shutting down")]
+    ShuttingDown,
+    /// State is out of reach (`503`).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a cancel failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CancelError {
+    /// No such execution (`404`).
+    #[error("no execution `{0}`")]
+    NotFound(String),
+    /// It had already finished (`409`).
+    #[error("execution already finished as {}", .0.status.as_str())]
+    Finished(Box<ExecutionRecord>),
+    /// State is out of reach (`503`).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the workers and the pipeline share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) options: EngineOptions,
+    pub(crate) executions: Arc<dyn ExecutionStore>,
+    pub(crate) configs: Arc<dyn ConfigStore>,
+    pub(crate) queue: Arc<dyn Queue>,
+    pub(crate) client: Client,
+    pub(crate) tokens: OAuth2Cache,
+    pub(crate) database: Database,
+    pub(crate) breakers: Breakers,
+    pub(crate) limiters: Limiters,
+    pub(crate) metrics: Metrics,
+    /// Cancel signals of running executions, and finish signals for waiters.
+    live: Mutex<HashMap<String, Live>>,
+    stopping: watch::Sender<bool>,
+}
+
+#[derive(Debug)]
+struct Live {
+    cancel: Arc<Notify>,
+    done: watch::Sender<bool>,
+}
+
+/// The executor engine. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl Engine {
+    /// An engine on the in-memory stores.
+    pub fn in_memory(options: EngineOptions) -> Result<Self, flunq_http_client::Error> {
+        let executions = Arc::new(MemoryExecutionStore::new(options.execution_ttl));
+        Self::with_stores(
+            options,
+            executions,
+            Arc::new(MemoryConfigStore::new()),
+            Arc::new(MemoryQueue::new()),
+        )
+    }
+
+    /// An engine on the given stores.
+    pub fn with_stores(
+        options: EngineOptions,
+        executions: Arc<dyn ExecutionStore>,
+        configs: Arc<dyn ConfigStore>,
+        queue: Arc<dyn Queue>,
+    ) -> Result<Self, flunq_http_client::Error> {
+        let mut builder = Client::builder()
+            .egress_policy(options.defaults.egress.clone())
+            .max_response_bytes(options.max_response_bytes);
+        if let Some(filter) = options.dial_filter.clone() {
+            builder = builder.dial_filter(move |addr| filter(addr));
+        }
+        let client = builder.build()?;
+        let tokens = OAuth2Cache::new(client.clone());
+        let database = Database::new(DatabaseOptions {
+            egress: options.defaults.egress.clone(),
+            ..DatabaseOptions::default()
+        });
+        let (stopping, _) = watch::channel(false);
+        Ok(Self {
+            shared: Arc::new(Shared {
+                options,
+                executions,
+                configs,
+                queue,
+                client,
+                tokens,
+                database,
+                breakers: Breakers::new(),
+                limiters: Limiters::new(),
+                metrics: Metrics::new(),
+                live: Mutex::new(HashMap::new()),
+                stopping,
+            }),
+        })
+    }
+
+    /// The egress policy in force.
+    pub fn egress_policy(&self) -> &EgressPolicy {
+        &self.shared.options.defaults.egress
+    }
+
+    /// Validates and queues a task given as JSON. Nothing is queued when it is invalid.
+    pub async fn submit(
+        &self,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+    ) -> Result<Submitted, SubmitError> {
+        if *self.shared.stopping.borrow() {
+            return Err(SubmitError::ShuttingDown);
+        }
+        let input = parse_task(body)?;
+        let config = match input.config.as_deref() {
+            Some(name) => match self.shared.configs.get(name).await? {
+                Some(c) => Some(c),
+                None => {
+                    return Err(Invalid::field(
+                        "config",
+                        format!("no configuration named or with id `{name}`"),
+                    )
+                    .into());
+                }
+            },
+            None => match (input.kind, input.connection.as_deref()) {
+                // A database task's `connection` may name a config.
+                (Some(crate::model::input::TaskType::Database), Some(name))
+                    if !looks_like_connection_string(name) =>
+                {
+                    self.shared.configs.get(name).await?
+                }
+                _ => None,
+            },
+        };
+        let config_ref = config.as_ref().map(|c| (c.name(), &c.input));
+        let task = prepare(
+            &input,
+            config_ref,
+            &self.shared.options.defaults,
+            idempotency_key,
+        )?;
+        let record = ExecutionRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: task.kind.as_str().to_owned(),
+            status: Status::Queued,
+            created_at: SystemTime::now(),
+            started_at: None,
+            finished_at: None,
+            attempts: Vec::new(),
+            result: None,
+            error: None,
+            task: masked_task(&input),
+            idempotency_key: task.idempotency_key.clone(),
+        };
+        match self.shared.executions.insert(record.clone()).await? {
+            Inserted::Existing(existing) => {
+                return Ok(Submitted {
+                    record: *existing,
+                    created: false,
+                });
+            }
+            Inserted::New => {}
+        }
+        self.register(&record.id);
+        self.shared.queue.push(Job {
+            id: record.id.clone(),
+            task: Arc::new(task),
+        });
+        Ok(Submitted {
+            record,
+            created: true,
+        })
+    }
+
+    /// The record, if known and not expired.
+    pub async fn get(&self, id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.shared.executions.get(id).await
+    }
+
+    /// Waits up to `limit` for the execution to finish; returns its record then.
+    pub async fn wait(
+        &self,
+        id: &str,
+        limit: Duration,
+    ) -> Result<Option<ExecutionRecord>, StoreError> {
+        let receiver = {
+            let live = self.shared.live.lock().unwrap_or_else(|p| p.into_inner());
+            live.get(id).map(|l| l.done.subscribe())
+        };
+        if let Some(mut receiver) = receiver {
+            let _ = tokio::time::timeout(limit, receiver.wait_for(|done| *done)).await;
+        }
+        self.get(id).await
+    }
+
+    /// Cancels a queued or running execution: a running attempt is dropped at once
+    /// (its connection with it) and no further attempt starts.
+    pub async fn cancel(&self, id: &str) -> Result<ExecutionRecord, CancelError> {
+        let Some(mut record) = self.shared.executions.get(id).await? else {
+            return Err(CancelError::NotFound(id.to_owned()));
+        };
+        if record.status.is_final() {
+            return Err(CancelError::Finished(Box::new(record)));
+        }
+        let signal = {
+            let live = self.shared.live.lock().unwrap_or_else(|p| p.into_inner());
+            live.get(id).map(|l| Arc::clone(&l.cancel))
+        };
+        record.status = Status::Cancelled;
+        record.finished_at = Some(SystemTime::now());
+        record.error = Some(ExecError::new(ErrorKind::Cancelled, "cancelled on request"));
+        self.shared.executions.update(record.clone()).await?;
+        if let Some(signal) = signal {
+            // A stored permit: the worker sees it even if it has not started waiting.
+            signal.notify_one();
+        }
+        Ok(record)
+    }
+
+    /// Newest first, optionally of one status.
+    pub async fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page, StoreError> {
+        self.shared.executions.list(status, limit, cursor).await
+    }
+
+    /// Stores a new configuration.
+    pub async fn create_config(&self, body: &[u8]) -> Result<Arc<StoredConfig>, ConfigError> {
+        let input = parse_config(body)?;
+        let now = SystemTime::now();
+        let stored = StoredConfig {
+            id: uuid::Uuid::now_v7().to_string(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            input,
+        };
+        Ok(self.shared.configs.create(stored).await?)
+    }
+
+    /// A configuration by id or name.
+    pub async fn config(&self, id_or_name: &str) -> Result<Option<Arc<StoredConfig>>, StoreError> {
+        self.shared.configs.get(id_or_name).await
+    }
+
+    /// Every configuration.
+    pub async fn configs(&self) -> Result<Vec<Arc<StoredConfig>>, StoreError> {
+        self.shared.configs.list().await
+    }
+
+    /// Replaces a configuration; secrets sent back as `***` keep their stored value.
+    pub async fn replace_config(
+        &self,
+        id_or_name: &str,
+        body: &[u8],
+        if_match: Option<u64>,
+    ) -> Result<Arc<StoredConfig>, ConfigError> {
+        let mut input = parse_config(body)?;
+        if let Some(current) = self.shared.configs.get(id_or_name).await? {
+            crate::model::config_secrets::keep_masked_secrets(&mut input, &current.input);
+        }
+        Ok(self
+            .shared
+            .configs
+            .replace(id_or_name, input, if_match)
+            .await?)
+    }
+
+    /// Deletes a configuration.
+    pub async fn delete_config(&self, id_or_name: &str) -> Result<(), ConfigStoreError> {
+        self.shared.configs.delete(id_or_name).await
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        let breakers: Vec<(String, u8)> = self
+            .shared
+            .breakers
+            .states()
+            .into_iter()
+            .map(|(key, state)| (key, crate::limits::state_number(state)))
+            .collect();
+        self.shared
+            .metrics
+            .render(self.shared.queue.len(), &breakers)
+    }
+
+    /// Whether the engine still takes work.
+    pub fn is_ready(&self) -> bool {
+        !*self.shared.stopping.borrow()
+    }
+
+    /// Runs `concurrency` workers until [`shutdown`](Self::shutdown); then lets running
+    /// executions finish within `grace`, cancelling those that do not.
+    pub async fn run(&self, grace: Duration) {
+        let mut workers = JoinSet::new();
+        for n in 0..self.shared.options.concurrency.max(1) {
+            let engine = self.clone();
+            workers.spawn(async move { engine.worker(n).await });
+        }
+        let mut stopping = self.shared.stopping.subscribe();
+        let _ = stopping.wait_for(|s| *s).await;
+        // Workers stop taking jobs; running executions get `grace` to finish.
+        if tokio::time::timeout(grace, async {
+            while workers.join_next().await.is_some() {}
+        })
+        .await
+        .is_err()
+        {
+            let live: Vec<Arc<Notify>> = {
+                let live = self.shared.live.lock().unwrap_or_else(|p| p.into_inner());
+                live.values().map(|l| Arc::clone(&l.cancel)).collect()
+            };
+            for signal in live {
+                signal.notify_one();
+            }
+            while workers.join_next().await.is_some() {}
+        }
+    }
+
+    /// Stops taking work: submissions get [`SubmitError::ShuttingDown`], workers take
+    /// no new job, and [`run`](Self::run) returns once running executions are done.
+    pub fn shutdown(&self) {
+        let _ = self.shared.stopping.send(true);
+    }
+
+    async fn worker(&self, _n: usize) {
+        let mut stopping = self.shared.stopping.subscribe();
+        loop {
+            let job = tokio::select! {
+                biased;
+                _ = stopping.wait_for(|s| *s) => return,
+                job = self.shared.queue.pop() => job,
+            };
+            self.execute(job).await;
+        }
+    }
+
+    async fn execute(&self, job: Job) {
+        let shared = &self.shared;
+        let Ok(Some(mut record)) = shared.executions.get(&job.id).await else {
+            self.unregister(&job.id);
+            return;
+        };
+        if record.status != Status::Queued {
+            // Cancelled while queued.
+            self.unregister(&job.id);
+            return;
+        }
+        let cancel = {
+            let live = shared.live.lock().unwrap_or_else(|p| p.into_inner());
+            live.get(&job.id).map(|l| Arc::clone(&l.cancel))
+        };
+        let cancel = cancel.unwrap_or_default();
+        record.status = Status::Running;
+        record.started_at = Some(SystemTime::now());
+        let _ = shared.executions.update(record.clone()).await;
+        shared.metrics.in_flight().inc();
+        let started = tokio::time::Instant::now();
+        let kind = record.kind.clone();
+        let span = tracing::info_span!("execution", id = %job.id, r#type = %kind);
+        let outcome = tokio::select! {
+            // Boxed: the pipeline's future is deep, and the worker's would nest it again.
+            finished = Box::pin(crate::pipeline::run(shared, record, Arc::clone(&job.task)).instrument(span)) => Some(finished),
+            () = cancel.notified() => None,
+        };
+        shared.metrics.in_flight().dec();
+        match outcome {
+            Some(finished) => {
+                // A cancel that raced the last attempt wins: the record says cancelled.
+                let cancelled = matches!(shared.executions.get(&job.id).await, Ok(Some(r)) if r.status == Status::Cancelled);
+                if !cancelled {
+                    shared
+                        .metrics
+                        .finished(&kind, finished.status.as_str(), started.elapsed());
+                    let _ = shared.executions.update(finished).await;
+                } else {
+                    shared
+                        .metrics
+                        .finished(&kind, Status::Cancelled.as_str(), started.elapsed());
+                }
+            }
+            None => {
+                shared
+                    .metrics
+                    .finished(&kind, Status::Cancelled.as_str(), started.elapsed());
+                self.mark_cancelled_if_running(&job.id).await;
+            }
+        }
+        self.unregister(&job.id);
+    }
+
+    /// After a shutdown cancelled a running execution, its record must not stay
+    /// `running`.
+    async fn mark_cancelled_if_running(&self, id: &str) {
+        if let Ok(Some(mut record)) = self.shared.executions.get(id).await {
+            if !record.status.is_final() {
+                record.status = Status::Cancelled;
+                record.finished_at = Some(SystemTime::now());
+                record.error = Some(ExecError::new(
+                    ErrorKind::Cancelled,
+                    "cancelled: the executor shut down",
+                ));
+                let _ = self.shared.executions.update(record).await;
+            }
+        }
+    }
+
+    fn register(&self, id: &str) {
+        let (done, _) = watch::channel(false);
+        let mut live = self.shared.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.insert(
+            id.to_owned(),
+            Live {
+                cancel: Arc::new(Notify::new()),
+                done,
+            },
+        );
+    }
+
+    fn unregister(&self, id: &str) {
+        let removed = self
+            .shared
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        if let Some(live) = removed {
+            let _ = live.done.send(true);
+        }
+    }
+}
+
+/// Why a configuration was not stored.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConfigError {
+    /// Invalid (`400`).
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// Refused by the store (`404`, `409`, `412`, `503`).
+    #[error(transparent)]
+    Store(#[from] ConfigStoreError),
+}
+
+impl From<StoreError> for ConfigError {
+    fn from(e: StoreError) -> Self {
+        ConfigError::Store(ConfigStoreError::Unavailable(e))
+    }
+}
+
+fn parse_task(body: &[u8]) -> Result<TaskInput, Invalid> {
+    let value = parse_object(body)?;
+    serde_path_to_error::deserialize(value).map_err(from_serde_value)
+}
+
+fn parse_config(body: &[u8]) -> Result<ConfigInput, Invalid> {
+    let value = parse_object(body)?;
+    let input: ConfigInput = serde_path_to_error::deserialize(value).map_err(from_serde_value)?;
+    crate::model::config_secrets::validate_config(&input)?;
+    Ok(input)
+}
+
+fn parse_object(body: &[u8]) -> Result<Value, Invalid> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Invalid::field("", "the body is empty: send a JSON object"));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Invalid::field("", format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Invalid::field("", "the body must be a JSON object"));
+    }
+    Ok(value)
+}
+
+fn from_serde_value(err: serde_path_to_error::Error<serde_json::Error>) -> Invalid {
+    from_serde(err)
+}
+
+/// The task as records show it: credentials and connection passwords as `***`.
+fn masked_task(input: &TaskInput) -> Value {
+    let mut shown = input.clone();
+    if let Some(conn) = shown.connection.as_mut() {
+        *conn = crate::model::config_secrets::mask_connection(conn);
+    }
+    serde_json::to_value(&shown).unwrap_or(Value::Null)
+}

@@ -1,0 +1,55 @@
+//! The executor engine: it takes tasks (an HTTP request, a GraphQL operation, a
+//! PostgreSQL statement), queues them, and runs each through the attempt pipeline with
+//! timeouts, retries with backoff and jitter, circuit breakers, rate limits and
+//! authentication, recording every attempt.
+//!
+//! # Design
+//!
+//! - **Validated once, at the edge.** [`Engine::submit`] parses the JSON task
+//!   ([`model::input::TaskInput`], the API's field names), merges its stored config
+//!   beneath it, resolves `${name}` placeholders (inputs, then the config's secrets) and
+//!   produces a [`model::prepared::PreparedTask`]: typed method, URL, headers, encoded
+//!   body, retry policy, breaker and limiter settings. Every error names its field
+//!   (`retry.delay`), and nothing is queued when anything is wrong.
+//! - **One attempt, in order** (see `pipeline.rs`, readable in one place): rate limiter
+//!   for the task's key (config, else upstream origin) → circuit breaker for the same key
+//!   → auth → egress-checked send under the attempt timeout and size limit → classify
+//!   and record in the breaker → retry decision (`Retry-After`, the safe-method rule,
+//!   `on_status`).
+//! - **State behind traits** ([`store::ExecutionStore`], [`store::ConfigStore`],
+//!   [`store::Queue`]), served from memory here; the Redis scale-out implements the
+//!   same traits.
+//! - **Secrets never come back.** Values that came from a config's secrets and every
+//!   credential are masked as `***` in records, and in any response body or error
+//!   message that echoes them.
+//!
+//! # Example
+//!
+//! ```
+//! use flunq_executor::{Engine, EngineOptions};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = Engine::in_memory(EngineOptions::default())?;
+//! // A bad task is refused with the field at fault, and nothing is queued.
+//! let err = engine.submit(br#"{"type": "http", "url": "https://api.example.com", "timeout": 30}"#, None).await.unwrap_err();
+//! assert!(err.to_string().contains("timeout"));
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod engine;
+pub mod limits;
+pub mod metrics;
+pub mod model;
+mod pipeline;
+pub mod record;
+mod runner;
+pub mod store;
+
+pub use engine::{CancelError, ConfigError, Engine, EngineOptions, SubmitError, Submitted};
+pub use model::errors::{FieldError, Invalid};
+pub use record::{AttemptRecord, ErrorKind, ExecError, ExecutionRecord, Status};

@@ -1,0 +1,245 @@
+//! Circuit breakers and rate limiters per key (a config, else an upstream origin),
+//! built from the configs' plain-data settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+use flunq_circuit::{
+    CircuitBreaker, CircuitBreakerRegistry, Config as BreakerConfig, SlidingWindow, State,
+    StateChange,
+};
+use flunq_ratelimit::{Gcra, KeyedRateLimiter, MonotonicClock, Quota, SlidingWindow as Window};
+
+use crate::model::config::{CircuitInput, RateAlgorithm, RateLimitInput};
+
+/// A rate limit: algorithm and quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitSpec {
+    /// Token bucket or sliding window.
+    pub algorithm: RateAlgorithm,
+    /// Rate, period, burst.
+    pub quota: Quota,
+}
+
+impl LimitSpec {
+    /// `rate` per second with a burst of `rate`, or `None` for 0 (no limit).
+    pub fn per_second(rate: u32) -> Option<Self> {
+        (rate > 0).then(|| Self {
+            algorithm: RateAlgorithm::TokenBucket,
+            quota: Quota::per_second(rate),
+        })
+    }
+}
+
+/// The breaker config of a config's `circuit_breaker` object (defaults of API.md's
+/// example: 50 % over 60 s after 10 calls, open 30 s, 3 probes).
+pub fn breaker_config(input: &CircuitInput) -> Result<BreakerConfig, (String, String)> {
+    let mut b = BreakerConfig::builder()
+        .failure_rate(input.failure_rate.unwrap_or(0.5))
+        .window(SlidingWindow::time(
+            input.window.map_or(Duration::from_secs(60), |d| d.get()),
+        ))
+        .minimum_calls(input.minimum_calls.unwrap_or(10))
+        .open_for(input.open_for.map_or(Duration::from_secs(30), |d| d.get()))
+        .half_open_calls(input.half_open_calls.unwrap_or(3));
+    if let Some(slow) = input.slow_call_duration {
+        b = b.slow_calls(slow.get(), input.slow_call_rate.unwrap_or(1.0));
+    }
+    if let Some(n) = input.consecutive_failures {
+        b = b.consecutive_failures(n);
+    }
+    b.build().map_err(|e| {
+        let text = e.to_string();
+        let field = [
+            "failure_rate",
+            "minimum_calls",
+            "half_open_calls",
+            "consecutive_failures",
+            "slow_call",
+            "open_for",
+            "window",
+        ]
+        .iter()
+        .find(|f| text.contains(*f))
+        .map_or("circuit_breaker".to_owned(), |f| {
+            format!("circuit_breaker.{f}")
+        });
+        (field, text)
+    })
+}
+
+/// The limit of a config's `rate_limit` object.
+pub fn limit_spec(input: &RateLimitInput) -> Result<LimitSpec, (String, String)> {
+    let Some(rate) = input.rate else {
+        return Err(("rate_limit.rate".into(), "missing field `rate`".into()));
+    };
+    let per = input.per.map_or(Duration::from_secs(1), |d| d.get());
+    let quota = Quota::new(rate, per).burst(input.burst.unwrap_or(rate));
+    quota
+        .validate()
+        .map_err(|e| ("rate_limit".to_owned(), e.to_string()))?;
+    Ok(LimitSpec {
+        algorithm: input.algorithm.unwrap_or_default(),
+        quota,
+    })
+}
+
+/// Keyed rate limiters: one keyed store per distinct limit, so each key is limited by
+/// its own config's quota. A config that changes its limit moves to a fresh limiter.
+/// Idle keys are evicted by the keyed limiters themselves.
+#[derive(Debug, Default)]
+pub struct Limiters {
+    buckets: RwLock<HashMap<QuotaKey, Arc<Keyed<Gcra>>>>,
+    windows: RwLock<HashMap<QuotaKey, Arc<Keyed<Window>>>>,
+}
+
+impl Limiters {
+    /// No limiter yet: each is made on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Waits until `key` may make a call under `spec`; returns how long it waited.
+    /// Cancel-safe: dropping the future takes no permit.
+    pub async fn until_ready(&self, key: &Arc<str>, spec: &LimitSpec) -> Duration {
+        let started = tokio::time::Instant::now();
+        match spec.algorithm {
+            RateAlgorithm::TokenBucket => {
+                let limiter = get_or_insert(&self.buckets, spec.quota, |q| {
+                    Ok(KeyedRateLimiter::with_clock(
+                        Gcra::new(q)?,
+                        MonotonicClock::new(),
+                    ))
+                });
+                if let Some(limiter) = limiter {
+                    let _ = limiter.until_key_ready(key).await;
+                }
+            }
+            RateAlgorithm::SlidingWindow => {
+                let limiter = get_or_insert(&self.windows, spec.quota, |q| {
+                    Ok(KeyedRateLimiter::with_clock(
+                        Window::new(q)?,
+                        MonotonicClock::new(),
+                    ))
+                });
+                if let Some(limiter) = limiter {
+                    let _ = limiter.until_key_ready(key).await;
+                }
+            }
+        }
+        started.elapsed()
+    }
+}
+
+/// A keyed limiter of one algorithm, keyed by breaker/limiter key.
+type Keyed<A> = KeyedRateLimiter<Arc<str>, A, MonotonicClock>;
+
+/// A quota as a map key: rate, period, burst.
+type QuotaKey = (u32, Duration, u32);
+
+/// The limiter for `quota`, made on first use; `None` if the quota is invalid (it was
+/// validated when the config was stored, so this does not happen).
+fn get_or_insert<L>(
+    map: &RwLock<HashMap<QuotaKey, Arc<L>>>,
+    quota: Quota,
+    make: impl FnOnce(Quota) -> Result<L, flunq_ratelimit::QuotaError>,
+) -> Option<Arc<L>> {
+    let id = (quota.rate(), quota.period(), quota.burst_size());
+    if let Some(found) = map.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
+        return Some(Arc::clone(found));
+    }
+    let mut write = map.write().unwrap_or_else(|p| p.into_inner());
+    if let Some(found) = write.get(&id) {
+        return Some(Arc::clone(found));
+    }
+    let made = Arc::new(make(quota).ok()?);
+    write.insert(id, Arc::clone(&made));
+    Some(made)
+}
+
+/// Circuit breakers per key: one registry per distinct breaker config, each evicting
+/// its idle breakers. Tasks without a config's `circuit_breaker` use
+/// [`default_breaker_config`]. The latest state of every breaker that ever left
+/// `closed` is kept for metrics (at most [`MAX_REPORTED_BREAKERS`] keys).
+#[derive(Debug, Default)]
+pub struct Breakers {
+    registries: RwLock<HashMap<String, Arc<CircuitBreakerRegistry>>>,
+    states: Arc<Mutex<HashMap<String, State>>>,
+}
+
+/// Keys whose breaker state is kept for metrics, at most.
+pub const MAX_REPORTED_BREAKERS: usize = 10_000;
+
+impl Breakers {
+    /// No breaker yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The breaker of `key` under `config`; `None` when its registry is full of
+    /// breakers that cannot be evicted (the call then goes without a breaker).
+    pub fn get(&self, key: &str, config: &BreakerConfig) -> Option<CircuitBreaker> {
+        // A breaker config has floats and no `Hash`: its `Debug` text is a faithful key.
+        let id = format!("{config:?}");
+        if let Some(registry) = self
+            .registries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            return registry.get(key).ok();
+        }
+        let mut write = self.registries.write().unwrap_or_else(|p| p.into_inner());
+        let registry = match write.get(&id) {
+            Some(r) => Arc::clone(r),
+            None => {
+                let states = Arc::clone(&self.states);
+                let r = CircuitBreakerRegistry::builder(config.clone())
+                    .on_state_change(move |change: &StateChange| {
+                        let mut states = states.lock().unwrap_or_else(|p| p.into_inner());
+                        if states.len() >= MAX_REPORTED_BREAKERS {
+                            states.retain(|_, s| *s != State::Closed);
+                        }
+                        if states.len() < MAX_REPORTED_BREAKERS || states.contains_key(&*change.key)
+                        {
+                            states.insert(change.key.to_string(), change.to);
+                        }
+                    })
+                    .build()
+                    .ok()?;
+                let r = Arc::new(r);
+                write.insert(id, Arc::clone(&r));
+                r
+            }
+        };
+        drop(write);
+        registry.get(key).ok()
+    }
+
+    /// The latest state of every breaker that has left `closed` at some point.
+    pub fn states(&self) -> Vec<(String, State)> {
+        let states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        states.iter().map(|(k, s)| (k.clone(), *s)).collect()
+    }
+}
+
+/// The breaker of calls whose config sets none: 50 % failures over 60 s after 10 calls,
+/// open for 30 s, 3 probes.
+pub fn default_breaker_config() -> BreakerConfig {
+    breaker_config(&CircuitInput::default()).unwrap_or_default()
+}
+
+/// A breaker state as the `circuit_state` gauge shows it: 0 closed, 1 open,
+/// 2 half-open, 3 forced open, 4 disabled.
+pub fn state_number(state: State) -> u8 {
+    match state {
+        State::Closed => 0,
+        State::Open => 1,
+        State::HalfOpen => 2,
+        State::ForcedOpen => 3,
+        State::Disabled => 4,
+    }
+}

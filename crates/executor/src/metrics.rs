@@ -1,0 +1,187 @@
+//! Prometheus metrics of the engine, in the text format, with labels that never carry a
+//! secret: task type, status, error kind, origin (`scheme://host:port`), breaker key.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// The engine's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    executions: Family<Labels, Counter>,
+    execution_seconds: Family<Labels, Histogram>,
+    attempt_seconds: Family<Labels, Histogram>,
+    upstream_requests: Family<Labels, Counter>,
+    retries: Family<Labels, Counter>,
+    rate_limit_waits: Family<Labels, Counter>,
+    rate_limit_wait_seconds: Histogram,
+    circuit_state: Family<Labels, Gauge>,
+    queue_depth: Gauge,
+    in_flight: Gauge,
+}
+
+fn histogram() -> Histogram {
+    // 1 ms .. ~65 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every series.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("flunq");
+        let executions = Family::<Labels, Counter>::default();
+        let execution_seconds =
+            Family::<Labels, Histogram>::new_with_constructor(histogram as fn() -> Histogram);
+        let attempt_seconds =
+            Family::<Labels, Histogram>::new_with_constructor(histogram as fn() -> Histogram);
+        let upstream_requests = Family::<Labels, Counter>::default();
+        let retries = Family::<Labels, Counter>::default();
+        let rate_limit_waits = Family::<Labels, Counter>::default();
+        let rate_limit_wait_seconds = histogram();
+        let circuit_state = Family::<Labels, Gauge>::default();
+        let queue_depth = Gauge::default();
+        let in_flight = Gauge::default();
+        registry.register(
+            "executions",
+            "Finished executions by task type and final status",
+            executions.clone(),
+        );
+        registry.register(
+            "execution_duration_seconds",
+            "Execution time from start to finish, by task type",
+            execution_seconds.clone(),
+        );
+        registry.register(
+            "attempt_duration_seconds",
+            "Attempt time, by task type",
+            attempt_seconds.clone(),
+        );
+        registry.register(
+            "upstream_requests",
+            "Upstream calls by origin and status class (2xx..5xx, or error)",
+            upstream_requests.clone(),
+        );
+        registry.register(
+            "retries",
+            "Retries scheduled, by task type",
+            retries.clone(),
+        );
+        registry.register(
+            "rate_limit_waits",
+            "Attempts that waited for a rate limiter, by key",
+            rate_limit_waits.clone(),
+        );
+        registry.register(
+            "rate_limit_wait_seconds",
+            "Time spent waiting for rate limiters",
+            rate_limit_wait_seconds.clone(),
+        );
+        registry.register(
+            "circuit_state",
+            "Circuit breaker state by key: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled",
+            circuit_state.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Executions waiting for a worker",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "in_flight_executions",
+            "Executions running now",
+            in_flight.clone(),
+        );
+        Self {
+            registry,
+            executions,
+            execution_seconds,
+            attempt_seconds,
+            upstream_requests,
+            retries,
+            rate_limit_waits,
+            rate_limit_wait_seconds,
+            circuit_state,
+            queue_depth,
+            in_flight,
+        }
+    }
+
+    pub(crate) fn finished(&self, kind: &str, status: &str, took: Duration) {
+        self.executions
+            .get_or_create(&vec![
+                ("type", kind.to_owned()),
+                ("status", status.to_owned()),
+            ])
+            .inc();
+        self.execution_seconds
+            .get_or_create(&vec![("type", kind.to_owned())])
+            .observe(took.as_secs_f64());
+    }
+
+    pub(crate) fn attempt(
+        &self,
+        kind: &str,
+        origin: &str,
+        status_code: Option<u16>,
+        failed: bool,
+        took: Duration,
+    ) {
+        self.attempt_seconds
+            .get_or_create(&vec![("type", kind.to_owned())])
+            .observe(took.as_secs_f64());
+        let class = match status_code {
+            Some(code) => format!("{}xx", code / 100),
+            None if failed => "error".to_owned(),
+            None => "ok".to_owned(),
+        };
+        self.upstream_requests
+            .get_or_create(&vec![("origin", origin.to_owned()), ("class", class)])
+            .inc();
+    }
+
+    pub(crate) fn retry(&self, kind: &str) {
+        self.retries
+            .get_or_create(&vec![("type", kind.to_owned())])
+            .inc();
+    }
+
+    pub(crate) fn rate_limit_wait(&self, key: &str, waited: Duration) {
+        self.rate_limit_waits
+            .get_or_create(&vec![("key", key.to_owned())])
+            .inc();
+        self.rate_limit_wait_seconds.observe(waited.as_secs_f64());
+    }
+
+    pub(crate) fn in_flight(&self) -> &Gauge {
+        &self.in_flight
+    }
+
+    /// The text exposition, with the gauges read now.
+    pub fn render(&self, queue_depth: usize, breakers: &[(String, u8)]) -> String {
+        self.queue_depth
+            .set(i64::try_from(queue_depth).unwrap_or(i64::MAX));
+        for (key, state) in breakers {
+            self.circuit_state
+                .get_or_create(&vec![("key", key.clone())])
+                .set(i64::from(*state));
+        }
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,10 @@
+//! The task model: what the API accepts, validated once into typed values.
+
+pub mod config;
+pub(crate) mod config_secrets;
+pub mod duration;
+pub mod errors;
+pub mod input;
+pub mod placeholder;
+pub mod prepared;
+pub mod validate;

@@ -1,0 +1,224 @@
+//! `${name}` placeholders: resolved from the task's `inputs`, then from the config's
+//! `secrets`. Every value that came from a secret is remembered by the [`Masker`], which
+//! replaces it with `***` wherever it could surface again (results, errors, logs).
+
+use std::collections::BTreeMap;
+
+use flunq_auth::Secret;
+use serde_json::{Map, Value};
+
+/// The text shown in place of a secret.
+pub const MASK: &str = "***";
+
+/// Resolves placeholders against inputs and secrets.
+#[derive(Debug)]
+pub(crate) struct Resolver<'a> {
+    inputs: &'a Map<String, Value>,
+    secrets: Option<&'a BTreeMap<String, Secret>>,
+    pub(crate) masker: Masker,
+}
+
+/// Why a placeholder could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PlaceholderError {
+    Unresolved(String),
+    Unterminated,
+}
+
+impl PlaceholderError {
+    pub(crate) fn message(&self) -> String {
+        match self {
+            PlaceholderError::Unresolved(name) => {
+                format!(
+                    "placeholder `${{{name}}}` has no value in `inputs` or the config's `secrets`"
+                )
+            }
+            PlaceholderError::Unterminated => "a placeholder `${` is not closed by `}`".to_owned(),
+        }
+    }
+}
+
+impl<'a> Resolver<'a> {
+    pub(crate) fn new(
+        inputs: &'a Map<String, Value>,
+        secrets: Option<&'a BTreeMap<String, Secret>>,
+    ) -> Self {
+        Self {
+            inputs,
+            secrets,
+            masker: Masker::default(),
+        }
+    }
+
+    /// Replaces every `${name}` in `text`. `$${` is a literal `${`.
+    pub(crate) fn resolve(&mut self, text: &str) -> Result<String, PlaceholderError> {
+        if !text.contains("${") {
+            return Ok(text.to_owned());
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            if start > 0 && rest.as_bytes()[start - 1] == b'$' {
+                // `$${name}` stands for the literal `${name}`.
+                out.push_str(&rest[..start - 1]);
+                out.push_str("${");
+                rest = &rest[start + 2..];
+                continue;
+            }
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find('}').ok_or(PlaceholderError::Unterminated)?;
+            let name = after[..end].trim();
+            out.push_str(&self.lookup(name)?);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Resolves every string leaf of a JSON value, keys left as they are.
+    pub(crate) fn resolve_value(&mut self, value: &Value) -> Result<Value, PlaceholderError> {
+        Ok(match value {
+            Value::String(s) => Value::String(self.resolve(s)?),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.resolve_value(v))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.resolve_value(v)?)))
+                    .collect::<Result<_, PlaceholderError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    fn lookup(&mut self, name: &str) -> Result<String, PlaceholderError> {
+        if let Some(value) = self.inputs.get(name) {
+            return Ok(match value {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            });
+        }
+        if let Some(secret) = self.secrets.and_then(|s| s.get(name)) {
+            let value = secret.expose().to_owned();
+            self.masker.add(&value);
+            return Ok(value);
+        }
+        Err(PlaceholderError::Unresolved(name.to_owned()))
+    }
+}
+
+/// Replaces known secret values with `***` in text and JSON.
+#[derive(Debug, Clone, Default)]
+pub struct Masker {
+    needles: Vec<String>,
+}
+
+impl Masker {
+    /// Remembers a value to hide (values shorter than 4 characters are not masked inside
+    /// longer text, only as whole strings, so `"1"` does not blank every digit).
+    pub fn add(&mut self, secret: &str) {
+        if !secret.is_empty() && !self.needles.iter().any(|n| n == secret) {
+            self.needles.push(secret.to_owned());
+            // Longest first, so a secret containing another is masked whole.
+            self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        }
+    }
+
+    /// Whether nothing is to be masked.
+    pub fn is_empty(&self) -> bool {
+        self.needles.is_empty()
+    }
+
+    /// The text with every known secret replaced by `***`.
+    pub fn mask_text(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for needle in &self.needles {
+            if out == *needle {
+                return MASK.to_owned();
+            }
+            if needle.len() >= 4 && out.contains(needle.as_str()) {
+                out = out.replace(needle.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    /// Masks every string (keys included) of a JSON value in place.
+    pub fn mask_value(&self, value: &mut Value) {
+        if self.needles.is_empty() {
+            return;
+        }
+        match value {
+            Value::String(s) => *s = self.mask_text(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_value(v)),
+            Value::Object(map) => {
+                let masked: Map<String, Value> = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, mut v)| {
+                        self.mask_value(&mut v);
+                        (self.mask_text(&k), v)
+                    })
+                    .collect();
+                *map = masked;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> Map<String, Value> {
+        serde_json::from_str(r#"{"id": 7, "name": "Ada", "flag": true}"#).unwrap()
+    }
+
+    #[test]
+    fn resolves_inputs_then_secrets() {
+        let inputs = inputs();
+        let mut secrets = BTreeMap::new();
+        secrets.insert("token".to_owned(), Secret::new("canary-secret"));
+        secrets.insert("name".to_owned(), Secret::new("shadowed"));
+        let mut r = Resolver::new(&inputs, Some(&secrets));
+        assert_eq!(
+            r.resolve("/users/${id}?n=${name}").unwrap(),
+            "/users/7?n=Ada"
+        );
+        assert_eq!(
+            r.resolve("Bearer ${token}").unwrap(),
+            "Bearer canary-secret"
+        );
+        assert_eq!(
+            r.masker.mask_text("echo: Bearer canary-secret"),
+            "echo: Bearer ***"
+        );
+    }
+
+    #[test]
+    fn unresolved_and_unterminated_are_errors() {
+        let inputs = inputs();
+        let mut r = Resolver::new(&inputs, None);
+        assert_eq!(
+            r.resolve("${missing}"),
+            Err(PlaceholderError::Unresolved("missing".into()))
+        );
+        assert_eq!(r.resolve("${id"), Err(PlaceholderError::Unterminated));
+        assert_eq!(r.resolve("cost: $${id}").unwrap(), "cost: ${id}");
+    }
+
+    #[test]
+    fn masks_json_leaves_and_keys() {
+        let mut m = Masker::default();
+        m.add("s3cr3t-value");
+        let mut v: Value =
+            serde_json::from_str(r#"{"a": ["x s3cr3t-value y"], "s3cr3t-value": 1}"#).unwrap();
+        m.mask_value(&mut v);
+        assert_eq!(v.to_string(), r#"{"***":1,"a":["x *** y"]}"#);
+    }
+}

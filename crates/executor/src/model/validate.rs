@@ -1,0 +1,738 @@
+//! From a submitted [`TaskInput`] (and its stored config) to a [`PreparedTask`], once, at
+//! the edge. Every error names its field; nothing is queued when anything is wrong.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use flunq_auth::{AuthConfig, Secret};
+use flunq_http_client::{
+    EgressDenied, EgressPolicy, HeaderMap, HeaderName, HeaderValue, Method, Url,
+};
+use flunq_retry::{Jitter, RetryPolicy};
+use flunq_transform::ResponseFormat;
+use serde_json::Value;
+
+use super::config::ConfigInput;
+use super::errors::{Errors, Invalid};
+use super::input::{JitterName, PolicyName, ResponseFormatInput, RetryInput, TaskInput, TaskType};
+use super::placeholder::{Masker, Resolver};
+use super::prepared::{Call, DatabaseCall, HttpCall, PreparedTask, RetryPlan};
+use crate::limits::LimitSpec;
+
+/// Statuses retried when the policy does not say.
+pub const DEFAULT_ON_STATUS: [u16; 7] = [408, 425, 429, 500, 502, 503, 504];
+/// Rows returned at most when the task does not say.
+pub const DEFAULT_MAX_ROWS: u64 = 10_000;
+
+/// The server-wide defaults a task falls back on.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    /// `DEFAULT_TIMEOUT`.
+    pub timeout: Duration,
+    /// `MAX_RETRIES`.
+    pub retries: u32,
+    /// `RATE_LIMIT`: requests per second per upstream origin (0: no default limit).
+    pub rate_limit: u32,
+    /// The egress policy.
+    pub egress: EgressPolicy,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            retries: 3,
+            rate_limit: 100,
+            egress: EgressPolicy::default(),
+        }
+    }
+}
+
+/// Validates a task against its config and the defaults, resolving placeholders.
+pub fn prepare(
+    input: &TaskInput,
+    config: Option<(&str, &ConfigInput)>,
+    defaults: &Defaults,
+    idempotency_key: Option<&str>,
+) -> Result<PreparedTask, Invalid> {
+    let mut errors = Errors::default();
+    let Some(kind) = input.kind else {
+        return Err(Invalid::field(
+            "type",
+            "missing field `type`: one of \"http\", \"graphql\", \"database\"",
+        ));
+    };
+    check_fields_of_type(input, kind, &mut errors);
+    let cfg = config.map(|(_, c)| c);
+    let mut resolver = Resolver::new(&input.inputs, cfg.and_then(|c| c.secrets.as_ref()));
+
+    let timeout = input
+        .timeout
+        .or(cfg.and_then(|c| c.timeout))
+        .map_or(defaults.timeout, |d| d.get());
+    if timeout.is_zero() {
+        errors.push("timeout", "must be greater than zero");
+    }
+    let retries = input
+        .retries
+        .or(cfg.and_then(|c| c.retries))
+        .unwrap_or(defaults.retries);
+    let retry_input = input.retry.as_ref().or(cfg.and_then(|c| c.retry.as_ref()));
+    let retry = retry_plan(retry_input, retries, &mut errors);
+
+    let auth = input.auth.as_ref().or(cfg.and_then(|c| c.auth.as_ref()));
+    let auth = auth.and_then(|a| resolve_auth(a, &mut resolver, &mut errors));
+    if let Some(a) = &auth {
+        if let Err(e) = a.validate() {
+            let field = e.field().map_or_else(|| "auth".to_owned(), str::to_owned);
+            errors.push(field, e.to_string());
+        }
+    }
+
+    let idempotency_key = idempotency_key
+        .map(str::to_owned)
+        .or_else(|| input.idempotency_key.clone());
+    let call = match kind {
+        TaskType::Http => {
+            http_call(input, cfg, &mut resolver, defaults, &mut errors).map(Call::Http)
+        }
+        TaskType::Graphql => {
+            graphql_call(input, cfg, &mut resolver, defaults, &mut errors).map(Call::Graphql)
+        }
+        TaskType::Database => database_call(input, cfg, defaults, &mut errors).map(Call::Database),
+    };
+    let Some(call) = call else {
+        return Err(errors
+            .finish(|| ())
+            .err()
+            .unwrap_or_else(|| Invalid::field("", "invalid task")));
+    };
+    let key: Arc<str> = match config {
+        Some((name, _)) => Arc::from(format!("config:{name}")),
+        None => Arc::from(origin_of(&call)),
+    };
+    let breaker = cfg.and_then(|c| c.circuit_breaker.as_ref()).and_then(|cb| {
+        crate::limits::breaker_config(cb)
+            .map_err(|(f, m)| errors.push(f, m))
+            .ok()
+    });
+    let limit = match cfg.and_then(|c| c.rate_limit.as_ref()) {
+        Some(rl) => crate::limits::limit_spec(rl)
+            .map_err(|(f, m)| errors.push(f, m))
+            .ok(),
+        None => LimitSpec::per_second(defaults.rate_limit),
+    };
+    let mut masker = resolver.masker;
+    if let Some(a) = &auth {
+        mask_auth(a, &mut masker);
+    }
+    errors.finish(|| PreparedTask {
+        kind,
+        call,
+        timeout,
+        retry,
+        auth,
+        key,
+        breaker,
+        limit,
+        masker,
+        idempotency_key,
+    })
+}
+
+fn check_fields_of_type(input: &TaskInput, kind: TaskType, errors: &mut Errors) {
+    let present: [(&str, bool, &[TaskType]); 13] = [
+        ("method", input.method.is_some(), &[TaskType::Http]),
+        ("url", input.url.is_some(), &[TaskType::Http]),
+        (
+            "headers",
+            input.headers.is_some(),
+            &[TaskType::Http, TaskType::Graphql],
+        ),
+        ("body", input.body.is_some(), &[TaskType::Http]),
+        (
+            "follow_redirects",
+            input.follow_redirects.is_some(),
+            &[TaskType::Http],
+        ),
+        (
+            "response_format",
+            input.response_format.is_some(),
+            &[TaskType::Http],
+        ),
+        ("endpoint", input.endpoint.is_some(), &[TaskType::Graphql]),
+        ("variables", input.variables.is_some(), &[TaskType::Graphql]),
+        (
+            "operation_name",
+            input.operation_name.is_some(),
+            &[TaskType::Graphql],
+        ),
+        (
+            "connection",
+            input.connection.is_some(),
+            &[TaskType::Database],
+        ),
+        ("params", input.params.is_some(), &[TaskType::Database]),
+        (
+            "read_only",
+            input.read_only.is_some(),
+            &[TaskType::Database],
+        ),
+        ("max_rows", input.max_rows.is_some(), &[TaskType::Database]),
+    ];
+    for (field, is_present, owners) in present {
+        if is_present && !owners.contains(&kind) {
+            errors.push(field, format!("not a field of a `{}` task", kind.as_str()));
+        }
+    }
+}
+
+fn retry_plan(input: Option<&RetryInput>, retries: u32, errors: &mut Errors) -> RetryPlan {
+    let default = RetryInput::default();
+    let r = input.unwrap_or(&default);
+    let policy_name = r.policy.unwrap_or(PolicyName::Exponential);
+    let delay = r.delay.map_or(Duration::from_millis(100), |d| d.get());
+    let cap = r.max_delay.map_or(Duration::from_secs(30), |d| d.get());
+    let jitter = match r.jitter {
+        Some(JitterName::None) => Jitter::None,
+        Some(JitterName::Full) => Jitter::Full,
+        Some(JitterName::Equal) => Jitter::Equal,
+        Some(JitterName::Decorrelated) => Jitter::Decorrelated,
+        None if policy_name == PolicyName::Exponential => Jitter::Full,
+        None => Jitter::None,
+    };
+    if r.multiplier.is_some() && policy_name != PolicyName::Exponential {
+        errors.push(
+            "retry.multiplier",
+            "only an `exponential` policy has a multiplier",
+        );
+    }
+    if r.increment.is_some() && policy_name != PolicyName::Linear {
+        errors.push("retry.increment", "only a `linear` policy has an increment");
+    }
+    if r.delays.is_some() && policy_name != PolicyName::Custom {
+        errors.push(
+            "retry.delays",
+            "only a `custom` policy has a list of delays",
+        );
+    }
+    let builder = match policy_name {
+        PolicyName::Fixed | PolicyName::None => RetryPolicy::fixed(delay),
+        PolicyName::Exponential => {
+            RetryPolicy::exponential(delay).multiplier(r.multiplier.unwrap_or(2.0))
+        }
+        PolicyName::Linear => RetryPolicy::linear(delay, r.increment.map_or(delay, |d| d.get())),
+        PolicyName::Custom => match &r.delays {
+            Some(list) if !list.is_empty() => {
+                RetryPolicy::custom(list.iter().map(|d| d.get()).collect::<Vec<_>>())
+            }
+            _ => {
+                errors.push(
+                    "retry.delays",
+                    "a `custom` policy needs a non-empty list of delays",
+                );
+                RetryPolicy::fixed(delay)
+            }
+        },
+    };
+    let max_retries = if policy_name == PolicyName::None {
+        0
+    } else {
+        retries
+    };
+    let mut builder = builder
+        .max_delay(cap)
+        .jitter(jitter)
+        .max_retries(max_retries);
+    if let Some(limit) = r.max_elapsed {
+        builder = builder.max_elapsed(limit.get());
+    }
+    let policy = builder.build().unwrap_or_else(|e| {
+        errors.push("retry.multiplier", e.to_string());
+        RetryPolicy::default()
+    });
+    let on_status = r
+        .on_status
+        .clone()
+        .unwrap_or_else(|| DEFAULT_ON_STATUS.to_vec());
+    for (i, status) in on_status.iter().enumerate() {
+        if !(100..=599).contains(status) {
+            errors.push(
+                format!("retry.on_status[{i}]"),
+                format!("{status} is not an HTTP status"),
+            );
+        }
+    }
+    RetryPlan {
+        policy,
+        on_status,
+        retry_unsafe: r.retry_unsafe.unwrap_or(false),
+    }
+}
+
+fn http_call(
+    input: &TaskInput,
+    cfg: Option<&ConfigInput>,
+    resolver: &mut Resolver<'_>,
+    defaults: &Defaults,
+    errors: &mut Errors,
+) -> Option<HttpCall> {
+    let method = match input.method.as_deref().map(str::trim) {
+        None => Method::GET,
+        Some(m) => match Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
+            Ok(method) if m.bytes().all(|b| b.is_ascii_alphabetic()) => method,
+            _ => {
+                errors.push("method", format!("`{}` is not an HTTP method", shorten(m)));
+                Method::GET
+            }
+        },
+    };
+    let Some(raw_url) = input.url.as_deref() else {
+        errors.push("url", "missing field `url`");
+        return None;
+    };
+    let url = resolve_url(
+        "url",
+        raw_url,
+        cfg.and_then(|c| c.base_url.as_deref()),
+        resolver,
+        defaults,
+        errors,
+    )?;
+    let mut url = url;
+    match &input.query {
+        None => {}
+        Some(Value::Object(params)) => {
+            let mut pairs = url.query_pairs_mut();
+            for (name, value) in params {
+                let field = format!("query.{name}");
+                let values: Vec<&Value> = match value {
+                    Value::Array(items) => items.iter().collect(),
+                    other => vec![other],
+                };
+                for v in values {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        Value::Bool(_) | Value::Number(_) => v.to_string(),
+                        _ => {
+                            errors.push(
+                                field.clone(),
+                                "a query value is a string, number, boolean or a list of them",
+                            );
+                            continue;
+                        }
+                    };
+                    match resolver.resolve(&text) {
+                        Ok(text) => {
+                            pairs.append_pair(name, &text);
+                        }
+                        Err(e) => errors.push(field.clone(), e.message()),
+                    }
+                }
+            }
+        }
+        Some(_) => errors.push(
+            "query",
+            "an object of query parameters, e.g. {\"page\": \"2\"}",
+        ),
+    }
+    let headers = build_headers(cfg, input, resolver, errors);
+    let body = match &input.body {
+        None => Bytes::new(),
+        Some(body) => encode_body(body, &headers, resolver, errors),
+    };
+    let mut headers = headers;
+    if input.body.is_some() && !headers.contains_key(http::header::CONTENT_TYPE) {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    let response_format = match input.response_format.unwrap_or_default() {
+        ResponseFormatInput::Auto => ResponseFormat::Auto,
+        ResponseFormatInput::Json => ResponseFormat::Json,
+        ResponseFormatInput::Xml => ResponseFormat::Xml,
+        ResponseFormatInput::Text => ResponseFormat::Text,
+        ResponseFormatInput::Base64 => ResponseFormat::Base64,
+    };
+    Some(HttpCall {
+        method,
+        url,
+        headers,
+        body,
+        follow_redirects: input.follow_redirects.unwrap_or(true),
+        response_format,
+    })
+}
+
+fn graphql_call(
+    input: &TaskInput,
+    cfg: Option<&ConfigInput>,
+    resolver: &mut Resolver<'_>,
+    defaults: &Defaults,
+    errors: &mut Errors,
+) -> Option<HttpCall> {
+    let Some(raw) = input.endpoint.as_deref() else {
+        errors.push("endpoint", "missing field `endpoint`");
+        return None;
+    };
+    let url = resolve_url(
+        "endpoint",
+        raw,
+        cfg.and_then(|c| c.base_url.as_deref()),
+        resolver,
+        defaults,
+        errors,
+    )?;
+    let query = match &input.query {
+        Some(Value::String(q)) if !q.trim().is_empty() => q.clone(),
+        Some(_) => {
+            errors.push("query", "the GraphQL document, as a string");
+            return None;
+        }
+        None => {
+            errors.push("query", "missing field `query`");
+            return None;
+        }
+    };
+    let variables = match &input.variables {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) => match resolver.resolve_value(v) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.push("variables", e.message());
+                None
+            }
+        },
+        Some(_) => {
+            errors.push("variables", "an object of variables");
+            None
+        }
+    };
+    // graphql_client's `QueryBody` holds `&'static str` (documents known at compile
+    // time); a task's document arrives at run time, so the same wire shape is built here.
+    let mut body = serde_json::Map::new();
+    body.insert("query".into(), Value::String(query));
+    if let Some(v) = variables {
+        body.insert("variables".into(), v);
+    }
+    if let Some(name) = &input.operation_name {
+        body.insert("operationName".into(), Value::String(name.clone()));
+    }
+    let body = match serde_json::to_vec(&Value::Object(body)) {
+        Ok(bytes) => Bytes::from(bytes),
+        Err(e) => {
+            errors.push("variables", e.to_string());
+            return None;
+        }
+    };
+    let mut headers = build_headers(cfg, input, resolver, errors);
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if !headers.contains_key(http::header::ACCEPT) {
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/graphql-response+json, application/json"),
+        );
+    }
+    Some(HttpCall {
+        method: Method::POST,
+        url,
+        headers,
+        body,
+        follow_redirects: true,
+        response_format: ResponseFormat::Json,
+    })
+}
+
+fn database_call(
+    input: &TaskInput,
+    cfg: Option<&ConfigInput>,
+    defaults: &Defaults,
+    errors: &mut Errors,
+) -> Option<DatabaseCall> {
+    let sql = match &input.query {
+        Some(Value::String(q)) if !q.trim().is_empty() => q.clone(),
+        Some(_) => {
+            errors.push("query", "the SQL statement, as a string");
+            return None;
+        }
+        None => {
+            errors.push("query", "missing field `query`");
+            return None;
+        }
+    };
+    // A connection names a stored config's connection (resolved by the caller into
+    // `cfg`), else it is a connection string.
+    let connection: Option<String> = match (
+        input.connection.as_deref(),
+        cfg.and_then(|c| c.connection.as_ref()),
+    ) {
+        (Some(text), _) if looks_like_connection_string(text) => Some(text.to_owned()),
+        (_, Some(stored)) => Some(stored.expose().to_owned()),
+        (Some(_), None) => {
+            errors.push(
+                "connection",
+                "names no stored config with a `connection`, and is not a connection string",
+            );
+            None
+        }
+        (None, None) => {
+            errors.push("connection", "missing field `connection`");
+            None
+        }
+    };
+    let connection = connection?;
+    let target = match flunq_postgres::ConnectionTarget::parse(&connection) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push("connection", e.to_string());
+            return None;
+        }
+    };
+    // A literal address is checked now (422); a name is checked on every address it
+    // resolves to, when the statement runs.
+    let host = target.host().trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        if defaults.egress.check_ip(ip).is_err() {
+            errors.refuse("connection", "database host denied by the egress policy");
+        }
+    } else if defaults.egress.check_name(host).is_err() {
+        errors.refuse("connection", "database host denied by the egress policy");
+    }
+    let max_rows = input.max_rows.unwrap_or(DEFAULT_MAX_ROWS);
+    if max_rows == 0 {
+        errors.push("max_rows", "must be at least 1");
+    }
+    Some(DatabaseCall {
+        target: Arc::new(target),
+        sql,
+        params: input.params.clone().unwrap_or_default(),
+        read_only: input.read_only.unwrap_or(false),
+        max_rows: usize::try_from(max_rows).unwrap_or(usize::MAX),
+    })
+}
+
+/// Whether `connection` is a connection string rather than a config's name.
+pub(crate) fn looks_like_connection_string(text: &str) -> bool {
+    text.starts_with("postgres://") || text.starts_with("postgresql://") || text.contains('=')
+}
+
+fn resolve_url(
+    field: &str,
+    raw: &str,
+    base: Option<&str>,
+    resolver: &mut Resolver<'_>,
+    defaults: &Defaults,
+    errors: &mut Errors,
+) -> Option<Url> {
+    let text = match resolver.resolve(raw) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(field, e.message());
+            return None;
+        }
+    };
+    let parsed = match Url::parse(&text) {
+        Ok(url) => Ok(url),
+        Err(url::ParseError::RelativeUrlWithoutBase) => match base {
+            Some(base) => resolver
+                .resolve(base)
+                .map_err(|e| e.message())
+                .and_then(|b| {
+                    Url::parse(&b).map_err(|e| format!("the config's base_url is invalid: {e}"))
+                })
+                .and_then(|b| {
+                    join(&b, &text)
+                        .map_err(|e| format!("cannot be joined to the config's base_url: {e}"))
+                }),
+            None => Err("is relative and no config gives a `base_url`".to_owned()),
+        },
+        Err(e) => Err(format!("is not a valid URL: {e}")),
+    };
+    let url = match parsed {
+        Ok(url) => url,
+        Err(message) => {
+            errors.push(field, message);
+            return None;
+        }
+    };
+    match defaults.egress.check_url(&url) {
+        Ok(_) => Some(url),
+        Err(EgressDenied::Scheme(scheme)) => {
+            errors.push(
+                field,
+                format!("scheme `{scheme}` is not allowed: use http or https"),
+            );
+            None
+        }
+        Err(EgressDenied::NoHost) => {
+            errors.push(field, "has no host");
+            None
+        }
+        Err(EgressDenied::Destination) => {
+            errors.refuse(field, "destination denied by the egress policy");
+            None
+        }
+    }
+}
+
+/// Joins a relative path to a base URL as a directory: `https://a/v1` + `users` is
+/// `https://a/v1/users` (plain `Url::join` would drop `v1`).
+fn join(base: &Url, relative: &str) -> Result<Url, url::ParseError> {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    base.join(relative.trim_start_matches('/'))
+}
+
+fn build_headers(
+    cfg: Option<&ConfigInput>,
+    input: &TaskInput,
+    resolver: &mut Resolver<'_>,
+    errors: &mut Errors,
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let sources = cfg
+        .and_then(|c| c.headers.as_ref())
+        .into_iter()
+        .chain(input.headers.as_ref());
+    for map in sources {
+        for (name, value) in map {
+            let field = format!("headers.{name}");
+            let Ok(header) = HeaderName::from_bytes(name.trim().as_bytes()) else {
+                errors.push(field, "is not a valid header name");
+                continue;
+            };
+            let value = match resolver.resolve(value) {
+                Ok(v) => v,
+                Err(e) => {
+                    errors.push(field, e.message());
+                    continue;
+                }
+            };
+            match HeaderValue::from_str(&value) {
+                Ok(mut v) => {
+                    if flunq_http_client::is_credential_header(&header) {
+                        v.set_sensitive(true);
+                    }
+                    // The task's header replaces the config's of the same name.
+                    headers.insert(header, v);
+                }
+                Err(_) => errors.push(field, "is not a valid header value"),
+            }
+        }
+    }
+    headers
+}
+
+fn encode_body(
+    body: &Value,
+    headers: &HeaderMap,
+    resolver: &mut Resolver<'_>,
+    errors: &mut Errors,
+) -> Bytes {
+    let resolved = match resolver.resolve_value(body) {
+        Ok(v) => v,
+        Err(e) => {
+            errors.push("body", e.message());
+            return Bytes::new();
+        }
+    };
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    match flunq_transform::encode(&resolved, content_type) {
+        Ok(encoded) => Bytes::from(encoded.bytes),
+        Err(e) => {
+            errors.push("body", e.to_string());
+            Bytes::new()
+        }
+    }
+}
+
+fn origin_of(call: &Call) -> String {
+    match call {
+        Call::Http(h) | Call::Graphql(h) => h.url.origin().ascii_serialization(),
+        Call::Database(d) => format!("postgres://{}:{}", d.target.host(), d.target.port()),
+    }
+}
+
+fn resolve_auth(
+    auth: &AuthConfig,
+    resolver: &mut Resolver<'_>,
+    errors: &mut Errors,
+) -> Option<AuthConfig> {
+    let mut failed = false;
+    let mut text = |field: &str, value: &Option<String>, errors: &mut Errors| -> Option<String> {
+        let v = value.as_ref()?;
+        match resolver.resolve(v) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                errors.push(format!("auth.{field}"), e.message());
+                failed = true;
+                None
+            }
+        }
+    };
+    let mut resolved = auth.clone();
+    match &mut resolved {
+        AuthConfig::ApiKey(c) => {
+            c.name = text("name", &c.name, errors);
+            c.value = text("value", &expose(&c.value), errors).map(Secret::new);
+        }
+        AuthConfig::Bearer(c) => {
+            c.token = text("token", &expose(&c.token), errors).map(Secret::new);
+        }
+        AuthConfig::Basic(c) => {
+            c.username = text("username", &c.username, errors);
+            c.password = text("password", &expose(&c.password), errors).map(Secret::new);
+        }
+        AuthConfig::OAuth2(c) => {
+            c.token_url = text("token_url", &c.token_url, errors);
+            c.client_id = text("client_id", &c.client_id, errors);
+            c.client_secret =
+                text("client_secret", &expose(&c.client_secret), errors).map(Secret::new);
+            c.audience = text("audience", &c.audience, errors);
+            c.username = text("username", &c.username, errors);
+            c.password = text("password", &expose(&c.password), errors).map(Secret::new);
+            c.refresh_token =
+                text("refresh_token", &expose(&c.refresh_token), errors).map(Secret::new);
+        }
+        AuthConfig::Jwt(c) => {
+            c.secret = text("secret", &expose(&c.secret), errors).map(Secret::new);
+            c.private_key = text("private_key", &expose(&c.private_key), errors).map(Secret::new);
+            c.key_id = text("key_id", &c.key_id, errors);
+        }
+    }
+    (!failed).then_some(resolved)
+}
+
+fn expose(secret: &Option<Secret>) -> Option<String> {
+    secret.as_ref().map(|s| s.expose().to_owned())
+}
+
+/// Every credential of an auth object is hidden wherever it could surface again.
+fn mask_auth(auth: &AuthConfig, masker: &mut Masker) {
+    let secrets: Vec<&Option<Secret>> = match auth {
+        AuthConfig::ApiKey(c) => vec![&c.value],
+        AuthConfig::Bearer(c) => vec![&c.token],
+        AuthConfig::Basic(c) => vec![&c.password],
+        AuthConfig::OAuth2(c) => vec![&c.client_secret, &c.password, &c.refresh_token],
+        AuthConfig::Jwt(c) => vec![&c.secret, &c.private_key],
+    };
+    for secret in secrets.into_iter().flatten() {
+        masker.add(secret.expose());
+    }
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(32).collect()
+}

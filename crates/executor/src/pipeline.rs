@@ -1,0 +1,233 @@
+//! The attempt pipeline, in the order of DESIGN.md:
+//!
+//! 1. rate limiter for the task's key: wait for a permit (counts against `max_elapsed`);
+//! 2. circuit breaker for the same key: refuse at once when open (`circuit_open`);
+//! 3. auth, 4. egress-checked send under the attempt timeout and size limit (the runner);
+//! 5. classify the outcome and record it in the breaker;
+//! 6. the retry policy decides the next delay (honouring `Retry-After`) or stops.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use flunq_auth::Authenticator;
+use flunq_circuit::{Outcome, Rejected};
+use flunq_http_client::{Method, TraceContext};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::engine::Shared;
+use crate::model::prepared::{Call, PreparedTask};
+use crate::record::{AttemptRecord, ErrorKind, ExecError, ExecutionRecord, Status};
+use crate::runner::{self, AttemptResult, BreakerVerdict, Failure};
+
+/// Runs every attempt of one execution, updating its record after each; returns the
+/// final record.
+pub(crate) async fn run(
+    shared: &Shared,
+    mut record: ExecutionRecord,
+    task: Arc<PreparedTask>,
+) -> ExecutionRecord {
+    let started = Instant::now();
+    let trace = TraceContext::new_root();
+    let auth = match task
+        .auth
+        .as_ref()
+        .map(|a| Authenticator::new(a, &shared.tokens))
+    {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            return finish(
+                record,
+                Status::Failed,
+                None,
+                Some(ExecError::new(ErrorKind::Auth, e.to_string())),
+                &task,
+            );
+        }
+    };
+    let breaker_config = task
+        .breaker
+        .clone()
+        .unwrap_or_else(crate::limits::default_breaker_config);
+    let breaker = shared.breakers.get(&task.key, &breaker_config);
+    let mut delays = task.retry.policy.delays();
+    let mut number = 0u32;
+    loop {
+        number += 1;
+        if let Some(spec) = &task.limit {
+            let waited = shared.limiters.until_ready(&task.key, spec).await;
+            if !waited.is_zero() {
+                shared.metrics.rate_limit_wait(&task.key, waited);
+            }
+        }
+        let attempt_started = SystemTime::now();
+        let clock = Instant::now();
+        let span = tracing::info_span!("attempt", execution = %record.id, number, key = %task.key);
+        let result = async {
+            let permit = match breaker.as_ref().map(|b| b.try_acquire_owned()) {
+                Some(Err(rejected)) => return AttemptResult::failed(open_circuit(&rejected)),
+                Some(Ok(permit)) => Some(permit),
+                None => None,
+            };
+            let result = Box::pin(attempt(shared, &task, auth.as_ref(), &trace)).await;
+            if let Some(permit) = permit {
+                permit.record(match result.breaker_verdict() {
+                    BreakerVerdict::Success => Outcome::Success,
+                    BreakerVerdict::Failure => Outcome::Failure,
+                    BreakerVerdict::Ignored => Outcome::Ignored,
+                });
+            }
+            result
+        }
+        .instrument(span)
+        .await;
+        let took = clock.elapsed();
+        shared.metrics.attempt(
+            task.kind.as_str(),
+            &task.key,
+            result.status_code,
+            result.failure.is_some(),
+            took,
+        );
+        let mut error = result.failure.as_ref().map(|f| f.error.clone());
+        if let Some(e) = error.as_mut() {
+            e.message = task.masker.mask_text(&e.message);
+        }
+        record.attempts.push(AttemptRecord {
+            number,
+            started_at: attempt_started,
+            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            status_code: result.status_code,
+            error: error.clone(),
+        });
+        let AttemptResult {
+            result: value,
+            failure,
+            status_code,
+        } = result;
+        let Some(failure) = failure else {
+            return finish(record, Status::Succeeded, value, None, &task);
+        };
+        let next = if retry_allowed(&task, &failure, status_code) {
+            delays
+                .next_delay(started.elapsed(), failure.retry_after)
+                .ok()
+        } else {
+            None
+        };
+        let Some(delay) = next else {
+            return finish(record, Status::Failed, value, error, &task);
+        };
+        shared.metrics.retry(task.kind.as_str());
+        // Show the attempt so far while waiting.
+        let _ = shared.executions.update(masked(&record, &task)).await;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+async fn attempt(
+    shared: &Shared,
+    task: &PreparedTask,
+    auth: Option<&Authenticator>,
+    trace: &TraceContext,
+) -> AttemptResult {
+    let ctx = runner::HttpContext {
+        client: &shared.client,
+        auth,
+        max_response_bytes: shared.options.max_response_bytes,
+        trace: Some(trace),
+    };
+    let run = async {
+        match &task.call {
+            Call::Http(call) => runner::run_http(call, &ctx).await,
+            Call::Graphql(call) => runner::run_graphql(call, &ctx).await,
+            Call::Database(call) => {
+                runner::run_database(call, &shared.database, task.timeout).await
+            }
+        }
+    };
+    // The database runner bounds the statement itself (server side, then client side,
+    // a little later); this bound is the attempt's, for every type.
+    let limit = match task.call {
+        Call::Database(_) => task.timeout + Duration::from_secs(1),
+        _ => task.timeout,
+    };
+    match tokio::time::timeout(limit, run).await {
+        Ok(result) => result,
+        Err(_) => AttemptResult::failed(runner::timeout_failure(task.timeout)),
+    }
+}
+
+/// The retry decision before the schedule: is this failure retried at all?
+fn retry_allowed(task: &PreparedTask, failure: &Failure, status_code: Option<u16>) -> bool {
+    if !failure.retryable {
+        return false;
+    }
+    if failure.error.kind == ErrorKind::HttpStatus
+        && !status_code.is_some_and(|s| task.retry.retries_status(s))
+    {
+        return false;
+    }
+    // POST and PATCH are retried only when the request cannot have reached the
+    // upstream, unless the caller said retrying is safe.
+    let unsafe_method = match &task.call {
+        Call::Http(call) => call.method == Method::POST || call.method == Method::PATCH,
+        // A GraphQL mutation has the same risk; queries are POSTs too, but harmless.
+        Call::Graphql(_) => false,
+        Call::Database(_) => false,
+    };
+    if unsafe_method && failure.may_have_reached {
+        return task.retry.retry_unsafe || task.idempotency_key.is_some();
+    }
+    true
+}
+
+fn open_circuit(rejected: &Rejected) -> Failure {
+    Failure {
+        error: ExecError::new(ErrorKind::CircuitOpen, rejected.to_string()),
+        retryable: true,
+        may_have_reached: false,
+        retry_after: match rejected {
+            Rejected::Open { retry_after } => Some(*retry_after),
+            _ => None,
+        },
+        breaker: BreakerVerdict::Ignored,
+    }
+}
+
+fn finish(
+    mut record: ExecutionRecord,
+    status: Status,
+    result: Option<serde_json::Value>,
+    error: Option<ExecError>,
+    task: &PreparedTask,
+) -> ExecutionRecord {
+    record.status = status;
+    record.finished_at = Some(SystemTime::now());
+    record.result = result;
+    record.error = error;
+    masked(&record, task)
+}
+
+/// The record with every secret value of the task hidden.
+pub(crate) fn masked(record: &ExecutionRecord, task: &PreparedTask) -> ExecutionRecord {
+    let mut out = record.clone();
+    if task.masker.is_empty() {
+        return out;
+    }
+    if let Some(result) = out.result.as_mut() {
+        task.masker.mask_value(result);
+    }
+    if let Some(error) = out.error.as_mut() {
+        error.message = task.masker.mask_text(&error.message);
+    }
+    for attempt in &mut out.attempts {
+        if let Some(error) = attempt.error.as_mut() {
+            error.message = task.masker.mask_text(&error.message);
+        }
+    }
+    out
+}

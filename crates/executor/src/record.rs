@@ -1,0 +1,216 @@
+//! Execution records: status, attempts, result, error, as the API shows them.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where an execution is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Accepted, waiting for a worker.
+    Queued,
+    /// A worker runs it.
+    Running,
+    /// Finished well.
+    Succeeded,
+    /// Finished badly.
+    Failed,
+    /// Cancelled before it finished.
+    Cancelled,
+}
+
+impl Status {
+    /// Whether the execution is over.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Failed | Status::Cancelled)
+    }
+
+    /// The name used in the API and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a status name (for the `status` filter of the listing).
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "queued" => Status::Queued,
+            "running" => Status::Running,
+            "succeeded" => Status::Succeeded,
+            "failed" => Status::Failed,
+            "cancelled" => Status::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// What kind of failure an attempt or an execution met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The attempt timed out.
+    Timeout,
+    /// No connection could be made.
+    Connect,
+    /// The TLS handshake failed.
+    Tls,
+    /// The upstream answered with a status that is not a success.
+    HttpStatus,
+    /// The circuit breaker refused the call.
+    CircuitOpen,
+    /// The egress policy refused the destination.
+    EgressDenied,
+    /// The response exceeded `MAX_RESPONSE_BYTES`.
+    ResponseTooLarge,
+    /// Credentials could not be obtained or applied.
+    Auth,
+    /// The GraphQL response had errors and no data.
+    Graphql,
+    /// The database refused the statement.
+    Database,
+    /// The execution was cancelled.
+    Cancelled,
+    /// Anything else.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The name used in the API and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
+            ErrorKind::HttpStatus => "http_status",
+            ErrorKind::CircuitOpen => "circuit_open",
+            ErrorKind::EgressDenied => "egress_denied",
+            ErrorKind::ResponseTooLarge => "response_too_large",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Graphql => "graphql",
+            ErrorKind::Database => "database",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+/// An error as records show it: `{"kind": "...", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecError {
+    /// The kind.
+    pub kind: ErrorKind,
+    /// What happened, secrets masked.
+    pub message: String,
+}
+
+impl ExecError {
+    /// An error of `kind`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// One attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// 1 for the first attempt.
+    pub number: u32,
+    /// When it started (RFC 3339).
+    #[serde(with = "rfc3339")]
+    pub started_at: SystemTime,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// The upstream's status, when there was a response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// What went wrong, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ExecError>,
+}
+
+/// An execution record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// A UUIDv7: sorts by creation time.
+    pub id: String,
+    /// The task's type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where the execution is.
+    pub status: Status,
+    /// When it was accepted.
+    #[serde(with = "rfc3339")]
+    pub created_at: SystemTime,
+    /// When a worker took it.
+    #[serde(with = "rfc3339_opt", default)]
+    pub started_at: Option<SystemTime>,
+    /// When it finished.
+    #[serde(with = "rfc3339_opt", default)]
+    pub finished_at: Option<SystemTime>,
+    /// Every attempt, in order.
+    pub attempts: Vec<AttemptRecord>,
+    /// The last response (http, graphql) or the statement's result (database).
+    pub result: Option<Value>,
+    /// Why it failed, when it did.
+    pub error: Option<ExecError>,
+    /// The submitted task, secrets masked.
+    pub task: Value,
+    /// The idempotency key it was submitted with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// RFC 3339 UTC timestamps with milliseconds.
+pub mod rfc3339 {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Formats a time.
+    pub fn format(time: SystemTime) -> String {
+        humantime::format_rfc3339_millis(time).to_string()
+    }
+
+    /// Serializes a time.
+    pub fn serialize<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*time))
+    }
+
+    /// Deserializes a time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Optional RFC 3339 timestamps (`null` when absent).
+pub mod rfc3339_opt {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes an optional time.
+    pub fn serialize<S: Serializer>(time: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(t) => s.serialize_str(&super::rfc3339::format(*t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserializes an optional time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| humantime::parse_rfc3339_weak(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

@@ -1,0 +1,259 @@
+//! HTTP and GraphQL attempts through the http-client crate.
+
+use std::time::{Duration, SystemTime};
+
+use flunq_auth::{AuthError, Authenticator};
+use flunq_http_client::{
+    Client, Error as HttpError, Request, Response, TraceContext, add_traceparent,
+};
+use serde_json::{Map, Value, json};
+
+use super::{AttemptResult, BreakerVerdict, Failure};
+use crate::model::prepared::HttpCall;
+use crate::record::{ErrorKind, ExecError};
+
+/// Everything an HTTP attempt needs besides the call.
+pub(crate) struct HttpContext<'a> {
+    pub(crate) client: &'a Client,
+    pub(crate) auth: Option<&'a Authenticator>,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) trace: Option<&'a TraceContext>,
+}
+
+/// One HTTP attempt: `result` is `{status, headers, body}`.
+pub(crate) async fn run_http(call: &HttpCall, ctx: &HttpContext<'_>) -> AttemptResult {
+    match send(call, ctx).await {
+        Ok(response) => classify_response(call, &response),
+        Err(failure) => AttemptResult::failed(failure),
+    }
+}
+
+/// One GraphQL attempt: `result` is `{data, errors}` as the server sent them.
+pub(crate) async fn run_graphql(call: &HttpCall, ctx: &HttpContext<'_>) -> AttemptResult {
+    let response = match send(call, ctx).await {
+        Ok(r) => r,
+        Err(failure) => return AttemptResult::failed(failure),
+    };
+    let status = response.status().as_u16();
+    if !response.status().is_success() {
+        return classify_response(call, &response);
+    }
+    let parsed: Value = match serde_json::from_slice(response.body()) {
+        Ok(v) => v,
+        Err(e) => {
+            let mut r = AttemptResult::failed(Failure::final_(
+                ErrorKind::Graphql,
+                format!("the GraphQL response is not JSON: {e}"),
+            ));
+            r.status_code = Some(status);
+            r.result = Some(http_result(&response, Value::Null));
+            return r;
+        }
+    };
+    let data = parsed.get("data").cloned().unwrap_or(Value::Null);
+    let errors = parsed
+        .get("errors")
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
+    let mut result = Map::new();
+    result.insert("data".into(), data.clone());
+    result.insert("errors".into(), errors.clone());
+    let has_errors = errors.as_array().is_some_and(|e| !e.is_empty());
+    if has_errors && data.is_null() {
+        let first = errors
+            .get(0)
+            .and_then(|e| e.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("the response has errors and no data");
+        return AttemptResult {
+            result: Some(Value::Object(result)),
+            status_code: Some(status),
+            failure: Some(Failure {
+                error: ExecError::new(
+                    ErrorKind::Graphql,
+                    first.chars().take(500).collect::<String>(),
+                ),
+                retryable: false,
+                may_have_reached: true,
+                retry_after: None,
+                breaker: BreakerVerdict::Success,
+            }),
+        };
+    }
+    AttemptResult::success(Value::Object(result), Some(status))
+}
+
+async fn send(call: &HttpCall, ctx: &HttpContext<'_>) -> Result<Response, Failure> {
+    let mut retried_after_401 = false;
+    loop {
+        let mut request = Request::new(call.method.clone(), call.url.clone())
+            .body(call.body.clone())
+            .follow_redirects(call.follow_redirects)
+            .max_response_bytes(ctx.max_response_bytes);
+        *request.headers_mut() = call.headers.clone();
+        add_traceparent(request.headers_mut(), ctx.trace);
+        let applied = match ctx.auth {
+            Some(auth) => Some(
+                auth.apply(&mut request)
+                    .await
+                    .map_err(|e| auth_failure(&e))?,
+            ),
+            None => None,
+        };
+        let response = ctx
+            .client
+            .execute(request)
+            .await
+            .map_err(|e| transport_failure(&e))?;
+        // An OAuth2 token refused by the upstream is dropped from the shared cache and
+        // the request sent once more with a fresh one.
+        if response.status().as_u16() == 401 && !retried_after_401 {
+            if let (Some(auth), Some(applied)) = (ctx.auth, applied.as_ref()) {
+                if auth.is_oauth2() {
+                    auth.invalidate(applied);
+                    retried_after_401 = true;
+                    continue;
+                }
+            }
+        }
+        return Ok(response);
+    }
+}
+
+fn classify_response(call: &HttpCall, response: &Response) -> AttemptResult {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let body = flunq_transform::decode(response.body(), content_type, call.response_format)
+        .unwrap_or_else(|e| json!({ "decode_error": e.to_string() }));
+    let result = http_result(response, body);
+    if response.status().is_success() {
+        return AttemptResult::success(result, Some(status));
+    }
+    let retry_after = if status == 429 || status == 503 {
+        response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| flunq_retry::parse_retry_after(v, SystemTime::now()).ok())
+    } else {
+        None
+    };
+    let breaker = if status >= 500 || status == 429 || status == 408 {
+        BreakerVerdict::Failure
+    } else {
+        BreakerVerdict::Success
+    };
+    AttemptResult {
+        result: Some(result),
+        status_code: Some(status),
+        failure: Some(Failure {
+            error: ExecError::new(
+                ErrorKind::HttpStatus,
+                format!("the upstream answered {status}"),
+            ),
+            // Whether the status is retried is the policy's `on_status`: decided by the pipeline.
+            retryable: true,
+            may_have_reached: true,
+            retry_after,
+            breaker,
+        }),
+    }
+}
+
+fn http_result(response: &Response, body: Value) -> Value {
+    let mut headers = Map::new();
+    for (name, value) in response.headers() {
+        if flunq_http_client::is_credential_header(name) {
+            continue;
+        }
+        let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(&text);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), Value::String(text));
+            }
+        }
+    }
+    let mut result = Map::new();
+    result.insert("status".into(), Value::from(response.status().as_u16()));
+    result.insert("headers".into(), Value::Object(headers));
+    result.insert("body".into(), body);
+    Value::Object(result)
+}
+
+fn transport_failure(err: &HttpError) -> Failure {
+    let (kind, retryable, may_have_reached, breaker) = if err.is_egress_denied() {
+        (
+            ErrorKind::EgressDenied,
+            false,
+            false,
+            BreakerVerdict::Ignored,
+        )
+    } else if err.is_tls() {
+        (ErrorKind::Tls, true, false, BreakerVerdict::Failure)
+    } else if err.is_connect() {
+        (ErrorKind::Connect, true, false, BreakerVerdict::Failure)
+    } else if err.is_timeout() {
+        (ErrorKind::Timeout, true, true, BreakerVerdict::Failure)
+    } else if err.is_body_too_large() {
+        (
+            ErrorKind::ResponseTooLarge,
+            false,
+            true,
+            BreakerVerdict::Success,
+        )
+    } else if err.is_builder() {
+        (ErrorKind::Internal, false, false, BreakerVerdict::Ignored)
+    } else {
+        // Reset mid-request, closed early, protocol error, too many redirects.
+        (ErrorKind::Connect, true, true, BreakerVerdict::Failure)
+    };
+    Failure {
+        error: ExecError::new(kind, err.to_string()),
+        retryable,
+        may_have_reached,
+        retry_after: None,
+        breaker,
+    }
+}
+
+fn auth_failure(err: &AuthError) -> Failure {
+    if err.is_egress_denied() {
+        return Failure::final_(ErrorKind::EgressDenied, format!("token endpoint: {err}"));
+    }
+    // A token endpoint out of reach may come back; a refused client will not.
+    let retryable = err
+        .transport()
+        .is_some_and(|t| t.is_connect() || t.is_timeout())
+        || err.status().is_some_and(|s| s.is_server_error());
+    Failure {
+        error: ExecError::new(ErrorKind::Auth, err.to_string()),
+        retryable,
+        may_have_reached: false,
+        retry_after: None,
+        breaker: BreakerVerdict::Ignored,
+    }
+}
+
+/// The timeout of one attempt, as a failure.
+pub(crate) fn timeout_failure(limit: Duration) -> Failure {
+    Failure {
+        error: ExecError::new(
+            ErrorKind::Timeout,
+            format!(
+                "the attempt took longer than {}",
+                crate::model::duration::format_duration(limit)
+            ),
+        ),
+        retryable: true,
+        may_have_reached: true,
+        retry_after: None,
+        breaker: BreakerVerdict::Failure,
+    }
+}

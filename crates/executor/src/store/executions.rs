@@ -1,0 +1,169 @@
+//! Execution records: insert (with idempotency keys), get, update, list, expire.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use super::{BoxFuture, StoreError};
+use crate::record::{ExecutionRecord, Status};
+
+/// What [`ExecutionStore::insert`] did.
+#[derive(Debug, Clone)]
+pub enum Inserted {
+    /// The record is new.
+    New,
+    /// The idempotency key was seen: this is the first execution's record, unchanged.
+    Existing(Box<ExecutionRecord>),
+}
+
+/// One page of the listing, newest first.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The records.
+    pub items: Vec<ExecutionRecord>,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<String>,
+}
+
+/// Execution records, expiring `ttl` after they finish.
+pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new record, unless its idempotency key names an existing one.
+    fn insert(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<Inserted, StoreError>>;
+    /// The record, if known and not expired.
+    fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>>;
+    /// Replaces a record (attempts, status, result).
+    fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Newest first, optionally of one status, after `cursor` (an id).
+    fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> BoxFuture<'_, Result<Page, StoreError>>;
+}
+
+/// The in-memory store. Ids are UUIDv7, so ordering by id is ordering by creation.
+#[derive(Debug)]
+pub struct MemoryExecutionStore {
+    ttl: Duration,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    records: BTreeMap<String, ExecutionRecord>,
+    idempotency: HashMap<String, String>,
+    /// Finished ids in the order they finished, for expiry.
+    finished: std::collections::VecDeque<(SystemTime, String)>,
+}
+
+impl MemoryExecutionStore {
+    /// A store keeping finished records for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way
+        // that matters more than losing the store: keep serving.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn expire(&self, inner: &mut Inner) {
+        let now = SystemTime::now();
+        while let Some((finished_at, _)) = inner.finished.front() {
+            if now.duration_since(*finished_at).unwrap_or_default() < self.ttl {
+                break;
+            }
+            if let Some((_, id)) = inner.finished.pop_front() {
+                if let Some(record) = inner.records.remove(&id) {
+                    if let Some(key) = record.idempotency_key {
+                        inner.idempotency.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl ExecutionStore for MemoryExecutionStore {
+    fn insert(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<Inserted, StoreError>> {
+        let mut inner = self.lock();
+        self.expire(&mut inner);
+        if let Some(key) = &record.idempotency_key {
+            if let Some(existing) = inner
+                .idempotency
+                .get(key)
+                .and_then(|id| inner.records.get(id))
+            {
+                let existing = Box::new(existing.clone());
+                return Box::pin(async move { Ok(Inserted::Existing(existing)) });
+            }
+            inner.idempotency.insert(key.clone(), record.id.clone());
+        }
+        if record.status.is_final() {
+            inner
+                .finished
+                .push_back((SystemTime::now(), record.id.clone()));
+        }
+        inner.records.insert(record.id.clone(), record);
+        Box::pin(async { Ok(Inserted::New) })
+    }
+
+    fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>> {
+        let mut inner = self.lock();
+        self.expire(&mut inner);
+        let found = inner.records.get(id).cloned();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        let mut inner = self.lock();
+        let was_final = inner
+            .records
+            .get(&record.id)
+            .is_some_and(|r| r.status.is_final());
+        if record.status.is_final() && !was_final {
+            inner
+                .finished
+                .push_back((SystemTime::now(), record.id.clone()));
+        }
+        inner.records.insert(record.id.clone(), record);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> BoxFuture<'_, Result<Page, StoreError>> {
+        let mut inner = self.lock();
+        self.expire(&mut inner);
+        let upper = match &cursor {
+            Some(c) => std::ops::Bound::Excluded(c.clone()),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut items = Vec::with_capacity(limit.min(1000));
+        let mut next = None;
+        for (id, record) in inner
+            .records
+            .range((std::ops::Bound::Unbounded, upper))
+            .rev()
+        {
+            if status.is_some_and(|s| s != record.status) {
+                continue;
+            }
+            if items.len() == limit {
+                next = items.last().map(|r: &ExecutionRecord| r.id.clone());
+                let _ = id;
+                break;
+            }
+            items.push(record.clone());
+        }
+        Box::pin(async move { Ok(Page { items, next }) })
+    }
+}

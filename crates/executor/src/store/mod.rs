@@ -1,0 +1,22 @@
+//! Where state lives: the execution store, the config store and the queue, behind
+//! traits so that the Redis scale-out can serve the same engine. This module has the
+//! in-memory implementations used when `REDIS_URL` is unset.
+
+mod configs;
+mod executions;
+mod queue;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use configs::{ConfigStore, ConfigStoreError, MemoryConfigStore, StoredConfig};
+pub use executions::{ExecutionStore, Inserted, MemoryExecutionStore, Page};
+pub use queue::{Job, MemoryQueue, Queue};
+
+/// A boxed, sendable future: the return type of the store traits (dyn-compatible).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A store failed (a network store out of reach; the memory stores never fail).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("state store unavailable: {0}")]
+pub struct StoreError(pub String);
