@@ -1,0 +1,345 @@
+//! The engine and server under load, in one process, in one run (not criterion: these
+//! are load runs with latency percentiles):
+//!
+//! - (a) a direct hyper client against a local hyper upstream;
+//! - (b) synchronous executions through the server (`POST /api/v1/execute?wait=true`)
+//!   against the same upstream;
+//! - (c) asynchronous submission (`202`) and completion, in memory mode;
+//! - (d) memory per queued execution: RSS growth with 100,000 executions queued behind
+//!   an upstream that never answers.
+//!
+//! Everything shares the machine's cores: the upstream and the executor on their own
+//! runtimes, the load generator on a third. Run with
+//! `cargo bench -p flunq-benches --bench engine` (`ENGINE_BENCH_SECS` sets the length of
+//! each run, default 5).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use flunq_executor::model::validate::Defaults;
+use flunq_executor::{Engine, EngineOptions, Status};
+use flunq_executor_server::{ServerOptions, router};
+use flunq_http_client::EgressPolicy;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+const CONNECTIONS: usize = 32;
+
+fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The upstream: `{"ok":true}` at once, or never (`/hang`).
+fn start_upstream(rt: &tokio::runtime::Runtime) -> SocketAddr {
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                            if req.uri().path() == "/hang" {
+                                std::future::pending::<()>().await;
+                            }
+                            Ok::<_, Infallible>(
+                                hyper::Response::builder()
+                                    .header("content-type", "application/json")
+                                    .body(Full::new(Bytes::from_static(b"{\"ok\":true}")))
+                                    .unwrap(),
+                            )
+                        });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        addr
+    })
+}
+
+fn engine_options(concurrency: usize) -> EngineOptions {
+    EngineOptions {
+        defaults: Defaults {
+            timeout: Duration::from_secs(30),
+            retries: 0,
+            rate_limit: 0,
+            egress: EgressPolicy::from_allowlist("127.0.0.0/8").unwrap(),
+        },
+        concurrency,
+        dial_filter: Some(Arc::new(|a: SocketAddr| a.ip().is_loopback())),
+        ..EngineOptions::default()
+    }
+}
+
+fn start_executor(rt: &tokio::runtime::Runtime, concurrency: usize) -> (SocketAddr, Engine) {
+    rt.block_on(async {
+        let engine = Engine::in_memory(engine_options(concurrency)).unwrap();
+        let app = router(engine.clone(), ServerOptions::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let workers = engine.clone();
+        tokio::spawn(async move { workers.run(Duration::from_secs(1)).await });
+        (addr, engine)
+    })
+}
+
+struct Report {
+    name: &'static str,
+    requests: u64,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Report {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[i]
+    }
+}
+
+/// `CONNECTIONS` loops, each sending one request after the other for `length`.
+fn load(
+    rt: &tokio::runtime::Runtime,
+    name: &'static str,
+    length: Duration,
+    method: hyper::Method,
+    url: String,
+    body: &'static str,
+) -> Report {
+    rt.block_on(async move {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client: HyperClient<_, Full<Bytes>> =
+            HyperClient::builder(TokioExecutor::new()).build(connector);
+        let stop = Arc::new(AtomicBool::new(false));
+        let count = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..CONNECTIONS {
+            let (client, url, method, stop, count) = (
+                client.clone(),
+                url.clone(),
+                method.clone(),
+                Arc::clone(&stop),
+                Arc::clone(&count),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let request = hyper::Request::builder()
+                        .method(method.clone())
+                        .uri(&url)
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from_static(body.as_bytes())))
+                        .unwrap();
+                    let t = Instant::now();
+                    let response = client.request(request).await.unwrap();
+                    let status = response.status();
+                    let _ = response.into_body().collect().await.unwrap();
+                    assert!(status.is_success(), "{status}");
+                    latencies.push(t.elapsed());
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                latencies
+            }));
+        }
+        tokio::time::sleep(length).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut latencies = Vec::new();
+        for t in tasks {
+            latencies.extend(t.await.unwrap());
+        }
+        Report {
+            name,
+            requests: count.load(Ordering::Relaxed),
+            elapsed: started.elapsed(),
+            latencies,
+        }
+    })
+}
+
+/// Submits `n` tasks through the API (`202`), then waits until all have finished.
+fn async_throughput(
+    rt: &tokio::runtime::Runtime,
+    executor: SocketAddr,
+    engine: &Engine,
+    upstream: SocketAddr,
+    n: usize,
+) -> Report {
+    let body: &'static str =
+        Box::leak(format!(r#"{{"type":"http","url":"http://{upstream}/"}}"#).into_boxed_str());
+    rt.block_on(async move {
+        let client: HyperClient<_, Full<Bytes>> =
+            HyperClient::builder(TokioExecutor::new()).build(HttpConnector::new());
+        let url = format!("http://{executor}/api/v1/execute");
+        let started = Instant::now();
+        let per_conn = n / CONNECTIONS;
+        let mut tasks = Vec::new();
+        for _ in 0..CONNECTIONS {
+            let (client, url) = (client.clone(), url.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut ids = Vec::with_capacity(per_conn);
+                for _ in 0..per_conn {
+                    let request = hyper::Request::post(&url)
+                        .body(Full::new(Bytes::from_static(body.as_bytes())))
+                        .unwrap();
+                    let response = client.request(request).await.unwrap();
+                    assert_eq!(response.status(), 202);
+                    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+                    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                    ids.push(v["id"].as_str().unwrap().to_owned());
+                }
+                ids
+            }));
+        }
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.extend(t.await.unwrap());
+        }
+        let submitted = started.elapsed();
+        // Completion: every record final.
+        let mut latencies = Vec::new();
+        for id in &ids {
+            let record = engine
+                .wait(id, Duration::from_secs(60))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(record.status, Status::Succeeded);
+            let created = record.created_at;
+            let finished = record.finished_at.unwrap();
+            latencies.push(finished.duration_since(created).unwrap_or_default());
+        }
+        let elapsed = started.elapsed();
+        eprintln!(
+            "    (c) submitted {} in {:?}, all finished after {:?}",
+            ids.len(),
+            submitted,
+            elapsed
+        );
+        Report {
+            name: "(c) async submit + completion",
+            requests: ids.len() as u64,
+            elapsed,
+            latencies,
+        }
+    })
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// RSS per execution queued behind one worker stuck on an upstream that never answers.
+fn queued_memory(rt: &tokio::runtime::Runtime, upstream: SocketAddr, n: usize) -> f64 {
+    rt.block_on(async move {
+        let engine = Engine::in_memory(engine_options(1)).unwrap();
+        let workers = engine.clone();
+        tokio::spawn(async move { workers.run(Duration::from_secs(1)).await });
+        let body = format!(r#"{{"type":"http","url":"http://{upstream}/hang"}}"#);
+        // Warm up allocator pools with a first batch, then measure the next `n`.
+        for _ in 0..1000 {
+            engine.submit(body.as_bytes(), None).await.unwrap();
+        }
+        let before = rss_bytes();
+        for _ in 0..n {
+            engine.submit(body.as_bytes(), None).await.unwrap();
+        }
+        let after = rss_bytes();
+        engine.shutdown();
+        after.saturating_sub(before) as f64 / n as f64
+    })
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run a short
+    // smoke version then.
+    let full = std::env::args().any(|a| a == "--bench");
+    let secs: u64 = std::env::var("ENGINE_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let length = if full {
+        Duration::from_secs(secs)
+    } else {
+        Duration::from_millis(300)
+    };
+    let upstream_rt = runtime(1);
+    let executor_rt = runtime(2);
+    let load_rt = runtime(1);
+    let upstream = start_upstream(&upstream_rt);
+    let (executor, engine) = start_executor(&executor_rt, 256);
+
+    let direct = load(
+        &load_rt,
+        "(a) direct hyper client",
+        length,
+        hyper::Method::GET,
+        format!("http://{upstream}/"),
+        "",
+    );
+    let task: &'static str =
+        Box::leak(format!(r#"{{"type":"http","url":"http://{upstream}/"}}"#).into_boxed_str());
+    let sync = load(
+        &load_rt,
+        "(b) sync through the server (?wait=true)",
+        length,
+        hyper::Method::POST,
+        format!("http://{executor}/api/v1/execute?wait=true"),
+        task,
+    );
+    let n_async = if full { 40_000 } else { 640 };
+    let asynchronous = async_throughput(&load_rt, executor, &engine, upstream, n_async);
+
+    println!();
+    println!("| case | requests | per second | p50 | p99 |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for r in [&direct, &sync, &asynchronous] {
+        println!(
+            "| {} | {} | {:.0} | {:.2} ms | {:.2} ms |",
+            r.name,
+            r.requests,
+            r.rps(),
+            r.percentile(0.5).as_secs_f64() * 1e3,
+            r.percentile(0.99).as_secs_f64() * 1e3
+        );
+    }
+    println!();
+    println!("(b)/(a) = {:.2}", sync.rps() / direct.rps());
+    let n_mem = if full { 100_000 } else { 2_000 };
+    let per = queued_memory(&executor_rt, upstream, n_mem);
+    println!("(d) memory per queued execution: {per:.0} bytes (RSS growth over {n_mem} queued)");
+}
