@@ -114,15 +114,12 @@ pub(crate) struct Shared {
     pub(crate) breakers: Breakers,
     pub(crate) limiters: Limiters,
     pub(crate) metrics: Metrics,
-    /// Cancel signals of running executions, and finish signals for waiters.
-    live: Mutex<HashMap<String, Live>>,
+    /// Cancel signals of running executions: inserted and removed by their worker.
+    running: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Finish signals for `wait`: inserted and removed by the waiters (with a count of
+    /// waiters per execution), signalled by the worker. Queued executions cost nothing here.
+    waiters: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
     stopping: watch::Sender<bool>,
-}
-
-#[derive(Debug)]
-struct Live {
-    cancel: Arc<Notify>,
-    done: watch::Sender<bool>,
 }
 
 /// The executor engine. Cheap to clone.
@@ -175,7 +172,8 @@ impl Engine {
                 breakers: Breakers::new(),
                 limiters: Limiters::new(),
                 metrics: Metrics::new(),
-                live: Mutex::new(HashMap::new()),
+                running: Mutex::new(HashMap::new()),
+                waiters: Mutex::new(HashMap::new()),
                 stopping,
             }),
         })
@@ -246,7 +244,6 @@ impl Engine {
             }
             Inserted::New => {}
         }
-        self.register(&record.id);
         self.shared.queue.push(Job {
             id: record.id.clone(),
             task: Arc::new(task),
@@ -268,14 +265,49 @@ impl Engine {
         id: &str,
         limit: Duration,
     ) -> Result<Option<ExecutionRecord>, StoreError> {
-        let receiver = {
-            let live = self.shared.live.lock().unwrap_or_else(|p| p.into_inner());
-            live.get(id).map(|l| l.done.subscribe())
+        let notify = {
+            let mut waiters = self
+                .shared
+                .waiters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let entry = waiters
+                .entry(id.to_owned())
+                .or_insert_with(|| (Arc::new(Notify::new()), 0));
+            entry.1 += 1;
+            Arc::clone(&entry.0)
         };
-        if let Some(mut receiver) = receiver {
-            let _ = tokio::time::timeout(limit, receiver.wait_for(|done| *done)).await;
+        let result = async {
+            let deadline = tokio::time::Instant::now() + limit;
+            loop {
+                // Enabled before the record is read: a finish between the read and the
+                // wait still wakes it.
+                let notified = notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let record = self.get(id).await?;
+                match &record {
+                    Some(r) if !r.status.is_final() => {}
+                    _ => return Ok(record),
+                }
+                if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                    return self.get(id).await;
+                }
+            }
         }
-        self.get(id).await
+        .await;
+        let mut waiters = self
+            .shared
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = waiters.get_mut(id) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                waiters.remove(id);
+            }
+        }
+        result
     }
 
     /// Cancels a queued or running execution: a running attempt is dropped at once
@@ -287,14 +319,21 @@ impl Engine {
         if record.status.is_final() {
             return Err(CancelError::Finished(Box::new(record)));
         }
-        let signal = {
-            let live = self.shared.live.lock().unwrap_or_else(|p| p.into_inner());
-            live.get(id).map(|l| Arc::clone(&l.cancel))
-        };
         record.status = Status::Cancelled;
         record.finished_at = Some(SystemTime::now());
         record.error = Some(ExecError::new(ErrorKind::Cancelled, "cancelled on request"));
         self.shared.executions.update(record.clone()).await?;
+        // Looked up after the record says cancelled: a worker that registers after this
+        // sees the status, one that registered before gets the signal.
+        let signal = {
+            let running = self
+                .shared
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            running.get(id).map(Arc::clone)
+        };
+        self.signal_waiters(id);
         if let Some(signal) = signal {
             // A stored permit: the worker sees it even if it has not started waiting.
             signal.notify_one();
@@ -396,8 +435,12 @@ impl Engine {
         .is_err()
         {
             let live: Vec<Arc<Notify>> = {
-                let live = self.shared.live.lock().unwrap_or_else(|p| p.into_inner());
-                live.values().map(|l| Arc::clone(&l.cancel)).collect()
+                let running = self
+                    .shared
+                    .running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                running.values().map(Arc::clone).collect()
             };
             for signal in live {
                 signal.notify_one();
@@ -426,26 +469,29 @@ impl Engine {
 
     async fn execute(&self, job: Job) {
         let shared = &self.shared;
-        let Ok(Some(mut record)) = shared.executions.get(&job.id).await else {
-            self.unregister(&job.id);
-            return;
+        // Registered before the status is read: a cancel either finds this signal or
+        // has already written `cancelled`, which the read below sees.
+        let cancel = Arc::new(Notify::new());
+        shared
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job.id.clone(), Arc::clone(&cancel));
+        let record = match shared.executions.get(&job.id).await {
+            Ok(Some(record)) if record.status == Status::Queued => record,
+            // Cancelled while queued, or expired.
+            _ => {
+                self.finish(&job.id);
+                return;
+            }
         };
-        if record.status != Status::Queued {
-            // Cancelled while queued.
-            self.unregister(&job.id);
-            return;
-        }
-        let cancel = {
-            let live = shared.live.lock().unwrap_or_else(|p| p.into_inner());
-            live.get(&job.id).map(|l| Arc::clone(&l.cancel))
-        };
-        let cancel = cancel.unwrap_or_default();
+        let mut record = record;
         record.status = Status::Running;
         record.started_at = Some(SystemTime::now());
         let _ = shared.executions.update(record.clone()).await;
         shared.metrics.in_flight().inc();
         let started = tokio::time::Instant::now();
-        let kind = record.kind.clone();
+        let kind = job.task.kind.as_str();
         let span = tracing::info_span!("execution", id = %job.id, r#type = %kind);
         let outcome = tokio::select! {
             // Boxed: the pipeline's future is deep, and the worker's would nest it again.
@@ -457,25 +503,25 @@ impl Engine {
             Some(finished) => {
                 // A cancel that raced the last attempt wins: the record says cancelled.
                 let cancelled = matches!(shared.executions.get(&job.id).await, Ok(Some(r)) if r.status == Status::Cancelled);
-                if !cancelled {
+                if cancelled {
                     shared
                         .metrics
-                        .finished(&kind, finished.status.as_str(), started.elapsed());
-                    let _ = shared.executions.update(finished).await;
+                        .finished(kind, Status::Cancelled.as_str(), started.elapsed());
                 } else {
                     shared
                         .metrics
-                        .finished(&kind, Status::Cancelled.as_str(), started.elapsed());
+                        .finished(kind, finished.status.as_str(), started.elapsed());
+                    let _ = shared.executions.update(finished).await;
                 }
             }
             None => {
                 shared
                     .metrics
-                    .finished(&kind, Status::Cancelled.as_str(), started.elapsed());
+                    .finished(kind, Status::Cancelled.as_str(), started.elapsed());
                 self.mark_cancelled_if_running(&job.id).await;
             }
         }
-        self.unregister(&job.id);
+        self.finish(&job.id);
     }
 
     /// After a shutdown cancelled a running execution, its record must not stay
@@ -494,27 +540,24 @@ impl Engine {
         }
     }
 
-    fn register(&self, id: &str) {
-        let (done, _) = watch::channel(false);
-        let mut live = self.shared.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.insert(
-            id.to_owned(),
-            Live {
-                cancel: Arc::new(Notify::new()),
-                done,
-            },
-        );
-    }
-
-    fn unregister(&self, id: &str) {
-        let removed = self
-            .shared
-            .live
+    /// The execution is over (its record final): drop its cancel signal, wake waiters.
+    fn finish(&self, id: &str) {
+        self.shared
+            .running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
-        if let Some(live) = removed {
-            let _ = live.done.send(true);
+        self.signal_waiters(id);
+    }
+
+    fn signal_waiters(&self, id: &str) {
+        let waiters = self
+            .shared
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((notify, _)) = waiters.get(id) {
+            notify.notify_waiters();
         }
     }
 }

@@ -183,7 +183,12 @@ impl Breakers {
     /// breakers that cannot be evicted (the call then goes without a breaker).
     pub fn get(&self, key: &str, config: &BreakerConfig) -> Option<CircuitBreaker> {
         // A breaker config has floats and no `Hash`: its `Debug` text is a faithful key.
-        let id = format!("{config:?}");
+        // The default config, used by every task without its own, skips the formatting.
+        let id = if std::ptr::eq(config, default_breaker_config()) {
+            String::from("default")
+        } else {
+            format!("{config:?}")
+        };
         if let Some(registry) = self
             .registries
             .read()
@@ -228,8 +233,9 @@ impl Breakers {
 
 /// The breaker of calls whose config sets none: 50 % failures over 60 s after 10 calls,
 /// open for 30 s, 3 probes.
-pub fn default_breaker_config() -> BreakerConfig {
-    breaker_config(&CircuitInput::default()).unwrap_or_default()
+pub fn default_breaker_config() -> &'static BreakerConfig {
+    static DEFAULT: std::sync::OnceLock<BreakerConfig> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(|| breaker_config(&CircuitInput::default()).unwrap_or_default())
 }
 
 /// A breaker state as the `circuit_state` gauge shows it: 0 closed, 1 open,

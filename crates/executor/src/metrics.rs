@@ -1,6 +1,7 @@
 //! Prometheus metrics of the engine, in the text format, with labels that never carry a
 //! secret: task type, status, error kind, origin (`scheme://host:port`), breaker key.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -10,20 +11,46 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-type Labels = Vec<(&'static str, String)>;
+/// One static label (`type`).
+type Kind = [(&'static str, &'static str); 1];
+/// Two static labels (`type`, `status`).
+type KindStatus = [(&'static str, &'static str); 2];
+/// A key label (`key` or `origin`): shared, so a lookup does not allocate.
+type Key = [(&'static str, Arc<str>); 1];
+/// Origin and status class.
+type OriginClass = [(&'static str, LabelValue); 2];
+
+/// A label value that is either static or shared.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum LabelValue {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for LabelValue {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        match self {
+            LabelValue::Static(s) => s.encode(encoder),
+            LabelValue::Shared(s) => s.as_ref().encode(encoder),
+        }
+    }
+}
 
 /// The engine's metrics.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    executions: Family<Labels, Counter>,
-    execution_seconds: Family<Labels, Histogram>,
-    attempt_seconds: Family<Labels, Histogram>,
-    upstream_requests: Family<Labels, Counter>,
-    retries: Family<Labels, Counter>,
-    rate_limit_waits: Family<Labels, Counter>,
+    executions: Family<KindStatus, Counter>,
+    execution_seconds: Family<Kind, Histogram>,
+    attempt_seconds: Family<Kind, Histogram>,
+    upstream_requests: Family<OriginClass, Counter>,
+    retries: Family<Kind, Counter>,
+    rate_limit_waits: Family<Key, Counter>,
     rate_limit_wait_seconds: Histogram,
-    circuit_state: Family<Labels, Gauge>,
+    circuit_state: Family<Key, Gauge>,
     queue_depth: Gauge,
     in_flight: Gauge,
 }
@@ -43,16 +70,16 @@ impl Metrics {
     /// Registers every series.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("flunq");
-        let executions = Family::<Labels, Counter>::default();
+        let executions = Family::<KindStatus, Counter>::default();
         let execution_seconds =
-            Family::<Labels, Histogram>::new_with_constructor(histogram as fn() -> Histogram);
+            Family::<Kind, Histogram>::new_with_constructor(histogram as fn() -> Histogram);
         let attempt_seconds =
-            Family::<Labels, Histogram>::new_with_constructor(histogram as fn() -> Histogram);
-        let upstream_requests = Family::<Labels, Counter>::default();
-        let retries = Family::<Labels, Counter>::default();
-        let rate_limit_waits = Family::<Labels, Counter>::default();
+            Family::<Kind, Histogram>::new_with_constructor(histogram as fn() -> Histogram);
+        let upstream_requests = Family::<OriginClass, Counter>::default();
+        let retries = Family::<Kind, Counter>::default();
+        let rate_limit_waits = Family::<Key, Counter>::default();
         let rate_limit_wait_seconds = histogram();
-        let circuit_state = Family::<Labels, Gauge>::default();
+        let circuit_state = Family::<Key, Gauge>::default();
         let queue_depth = Gauge::default();
         let in_flight = Gauge::default();
         registry.register(
@@ -120,48 +147,49 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn finished(&self, kind: &str, status: &str, took: Duration) {
+    pub(crate) fn finished(&self, kind: &'static str, status: &'static str, took: Duration) {
         self.executions
-            .get_or_create(&vec![
-                ("type", kind.to_owned()),
-                ("status", status.to_owned()),
-            ])
+            .get_or_create(&[("type", kind), ("status", status)])
             .inc();
         self.execution_seconds
-            .get_or_create(&vec![("type", kind.to_owned())])
+            .get_or_create(&[("type", kind)])
             .observe(took.as_secs_f64());
     }
 
     pub(crate) fn attempt(
         &self,
-        kind: &str,
-        origin: &str,
+        kind: &'static str,
+        origin: &Arc<str>,
         status_code: Option<u16>,
         failed: bool,
         took: Duration,
     ) {
         self.attempt_seconds
-            .get_or_create(&vec![("type", kind.to_owned())])
+            .get_or_create(&[("type", kind)])
             .observe(took.as_secs_f64());
         let class = match status_code {
-            Some(code) => format!("{}xx", code / 100),
-            None if failed => "error".to_owned(),
-            None => "ok".to_owned(),
+            Some(100..=199) => "1xx",
+            Some(200..=299) => "2xx",
+            Some(300..=399) => "3xx",
+            Some(400..=499) => "4xx",
+            Some(_) => "5xx",
+            None if failed => "error",
+            None => "ok",
         };
-        self.upstream_requests
-            .get_or_create(&vec![("origin", origin.to_owned()), ("class", class)])
-            .inc();
+        let labels = [
+            ("origin", LabelValue::Shared(Arc::clone(origin))),
+            ("class", LabelValue::Static(class)),
+        ];
+        self.upstream_requests.get_or_create(&labels).inc();
     }
 
-    pub(crate) fn retry(&self, kind: &str) {
-        self.retries
-            .get_or_create(&vec![("type", kind.to_owned())])
-            .inc();
+    pub(crate) fn retry(&self, kind: &'static str) {
+        self.retries.get_or_create(&[("type", kind)]).inc();
     }
 
-    pub(crate) fn rate_limit_wait(&self, key: &str, waited: Duration) {
+    pub(crate) fn rate_limit_wait(&self, key: &Arc<str>, waited: Duration) {
         self.rate_limit_waits
-            .get_or_create(&vec![("key", key.to_owned())])
+            .get_or_create(&[("key", Arc::clone(key))])
             .inc();
         self.rate_limit_wait_seconds.observe(waited.as_secs_f64());
     }
@@ -176,7 +204,7 @@ impl Metrics {
             .set(i64::try_from(queue_depth).unwrap_or(i64::MAX));
         for (key, state) in breakers {
             self.circuit_state
-                .get_or_create(&vec![("key", key.clone())])
+                .get_or_create(&[("key", Arc::from(key.as_str()))])
                 .set(i64::from(*state));
         }
         let mut out = String::new();

@@ -48,9 +48,9 @@ pub(crate) async fn run(
     };
     let breaker_config = task
         .breaker
-        .clone()
-        .unwrap_or_else(crate::limits::default_breaker_config);
-    let breaker = shared.breakers.get(&task.key, &breaker_config);
+        .as_ref()
+        .unwrap_or_else(|| crate::limits::default_breaker_config());
+    let breaker = shared.breakers.get(&task.key, breaker_config);
     let mut delays = task.retry.policy.delays();
     let mut number = 0u32;
     loop {
