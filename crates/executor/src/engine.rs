@@ -149,7 +149,10 @@ impl Engine {
     ) -> Result<Self, flunq_http_client::Error> {
         let mut builder = Client::builder()
             .egress_policy(options.defaults.egress.clone())
-            .max_response_bytes(options.max_response_bytes);
+            .max_response_bytes(options.max_response_bytes)
+            // Keep a connection per worker: fewer idle slots than workers means closing
+            // and reopening connections under load.
+            .pool_max_idle_per_host(options.concurrency.max(1));
         if let Some(filter) = options.dial_filter.clone() {
             builder = builder.dial_filter(move |addr| filter(addr));
         }

@@ -660,7 +660,13 @@ fn encode_body(
 
 fn origin_of(call: &Call) -> String {
     match call {
-        Call::Http(h) | Call::Graphql(h) => h.url.origin().ascii_serialization(),
+        // scheme://host:port without `Url::origin`'s IDNA round trip.
+        Call::Http(h) | Call::Graphql(h) => format!(
+            "{}://{}:{}",
+            h.url.scheme(),
+            h.url.host_str().unwrap_or_default(),
+            h.url.port_or_known_default().unwrap_or_default()
+        ),
         Call::Database(d) => format!("postgres://{}:{}", d.target.host(), d.target.port()),
     }
 }
