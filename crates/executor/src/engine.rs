@@ -611,10 +611,13 @@ fn from_serde_value(err: serde_path_to_error::Error<serde_json::Error>) -> Inval
 }
 
 /// The task as records show it: credentials and connection passwords as `***`.
-fn masked_task(input: &TaskInput) -> Value {
+fn masked_task(input: &TaskInput) -> Box<serde_json::value::RawValue> {
     let mut shown = input.clone();
     if let Some(conn) = shown.connection.as_mut() {
         *conn = crate::model::config_secrets::mask_connection(conn);
     }
-    serde_json::to_value(&shown).unwrap_or(Value::Null)
+    // Serializing plain data with string keys cannot fail; `null` is the fallback.
+    serde_json::value::to_raw_value(&shown).unwrap_or_else(|_| {
+        serde_json::value::RawValue::from_string("null".to_owned()).unwrap_or_default()
+    })
 }

@@ -4,6 +4,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Where an execution is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -139,7 +140,7 @@ pub struct AttemptRecord {
 }
 
 /// An execution record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecutionRecord {
     /// A UUIDv7: sorts by creation time.
     pub id: String,
@@ -163,8 +164,9 @@ pub struct ExecutionRecord {
     pub result: Option<Value>,
     /// Why it failed, when it did.
     pub error: Option<ExecError>,
-    /// The submitted task, secrets masked.
-    pub task: Value,
+    /// The submitted task, secrets masked, kept as its JSON text: a parsed copy would
+    /// cost several times the memory for every queued execution.
+    pub task: Box<RawValue>,
     /// The idempotency key it was submitted with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
