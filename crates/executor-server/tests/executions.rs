@@ -1,5 +1,7 @@
 //! Executions end to end: submit, wait, poll, retry, timeout, cancel, idempotency, list.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::Arc;
@@ -511,4 +513,101 @@ async fn xml_and_form_bodies_are_encoded_and_decoded() {
         record["result"]["body"]["echo"]["type"],
         "application/x-www-form-urlencoded"
     );
+}
+
+/// Attempt start times of one execution, from its record.
+fn gaps(record: &Value) -> Vec<Duration> {
+    let starts: Vec<std::time::SystemTime> = record["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| humantime::parse_rfc3339_weak(a["started_at"].as_str().unwrap()).unwrap())
+        .collect();
+    starts
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn linear_and_custom_policies_space_the_attempts() {
+    let up = upstream(|_req| async { reply(503, "text/plain", "busy") }).await;
+    let ex = Executor::start().await;
+    let url = format!("http://{up}/");
+    let linear = json!({"type": "http", "url": url, "retries": 3,
+        "retry": {"policy": "linear", "delay": "50ms", "increment": "100ms"}});
+    let record = ex
+        .post("/api/v1/execute?wait=true", &linear.to_string())
+        .await
+        .json;
+    let g = gaps(&record);
+    assert_eq!(g.len(), 3, "{record}");
+    // 50 ms, 150 ms, 250 ms (each plus the attempt itself, a millisecond or two).
+    for (gap, want) in g.iter().zip([50u64, 150, 250]) {
+        assert!(
+            *gap >= Duration::from_millis(want) && *gap < Duration::from_millis(want + 100),
+            "{g:?}"
+        );
+    }
+    let custom = json!({"type": "http", "url": url, "retries": 3,
+        "retry": {"policy": "custom", "delays": ["10ms", "200ms"]}});
+    let record = ex
+        .post("/api/v1/execute?wait=true", &custom.to_string())
+        .await
+        .json;
+    let g = gaps(&record);
+    for (gap, want) in g.iter().zip([10u64, 200, 200]) {
+        assert!(
+            *gap >= Duration::from_millis(want) && *gap < Duration::from_millis(want + 100),
+            "{g:?}"
+        );
+    }
+    let none = json!({"type": "http", "url": url, "retries": 3, "retry": {"policy": "none"}});
+    let record = ex
+        .post("/api/v1/execute?wait=true", &none.to_string())
+        .await
+        .json;
+    assert_eq!(record["attempts"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn max_elapsed_bounds_the_whole_execution() {
+    let up = upstream(|_req| async { reply(503, "text/plain", "busy") }).await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/"), "retries": 50,
+        "retry": {"policy": "fixed", "delay": "100ms", "max_elapsed": "350ms"}});
+    let started = Instant::now();
+    let record = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await
+        .json;
+    assert_eq!(record["status"], "failed");
+    let attempts = record["attempts"].as_array().unwrap().len();
+    assert!((3..=4).contains(&attempts), "{attempts} attempts");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn shutdown_lets_running_executions_finish() {
+    let up = upstream(|_req| async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        reply(200, "text/plain", "finished")
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/")});
+    let id = ex.post("/api/v1/execute", &task.to_string()).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ex.until_status(&id, "running").await;
+    ex.engine.shutdown();
+    // New work is refused, the running execution still completes.
+    assert_eq!(
+        ex.post("/api/v1/execute", &task.to_string()).await.status,
+        503
+    );
+    let record = ex.until_final(&id).await;
+    assert_eq!(record["status"], "succeeded");
+    assert_eq!(record["result"]["body"], "finished");
 }

@@ -167,3 +167,75 @@ impl ExecutionStore for MemoryExecutionStore {
         Box::pin(async move { Ok(Page { items, next }) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    fn record(id: &str, status: Status, key: Option<&str>) -> ExecutionRecord {
+        ExecutionRecord {
+            id: id.to_owned(),
+            kind: "http".to_owned(),
+            status,
+            created_at: SystemTime::now(),
+            started_at: None,
+            finished_at: None,
+            attempts: Vec::new(),
+            result: None,
+            error: None,
+            task: RawValue::from_string("{}".to_owned()).unwrap(),
+            idempotency_key: key.map(str::to_owned),
+        }
+    }
+
+    #[tokio::test]
+    async fn finished_records_expire_after_the_ttl_and_free_their_idempotency_key() {
+        let store = MemoryExecutionStore::new(Duration::ZERO);
+        store
+            .insert(record("a", Status::Queued, Some("k")))
+            .await
+            .unwrap();
+        assert!(
+            store.get("a").await.unwrap().is_some(),
+            "queued records never expire"
+        );
+        store
+            .update(record("a", Status::Succeeded, Some("k")))
+            .await
+            .unwrap();
+        assert!(
+            store.get("a").await.unwrap().is_none(),
+            "expired with a zero ttl"
+        );
+        // The key is free again: a new execution may use it.
+        assert!(matches!(
+            store
+                .insert(record("b", Status::Queued, Some("k")))
+                .await
+                .unwrap(),
+            Inserted::New
+        ));
+    }
+
+    #[tokio::test]
+    async fn records_within_the_ttl_are_kept() {
+        let store = MemoryExecutionStore::new(Duration::from_secs(3600));
+        store
+            .insert(record("a", Status::Queued, Some("k")))
+            .await
+            .unwrap();
+        store
+            .update(record("a", Status::Failed, Some("k")))
+            .await
+            .unwrap();
+        assert!(store.get("a").await.unwrap().is_some());
+        assert!(matches!(
+            store
+                .insert(record("b", Status::Queued, Some("k")))
+                .await
+                .unwrap(),
+            Inserted::Existing(_)
+        ));
+    }
+}
