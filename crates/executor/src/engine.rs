@@ -514,6 +514,14 @@ impl Engine {
                     shared
                         .metrics
                         .finished(kind, finished.status.as_str(), started.elapsed());
+                    tracing::info!(
+                        execution = %job.id,
+                        r#type = kind,
+                        status = finished.status.as_str(),
+                        attempts = finished.attempts.len(),
+                        error = finished.error.as_ref().map(|e| e.message.as_str()),
+                        "execution finished"
+                    );
                     let _ = shared.executions.update(finished).await;
                 }
             }

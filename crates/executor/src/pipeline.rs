@@ -94,6 +94,15 @@ pub(crate) async fn run(
         if let Some(e) = error.as_mut() {
             e.message = task.masker.mask_text(&e.message);
         }
+        tracing::debug!(
+            execution = %record.id,
+            number,
+            status_code = result.status_code,
+            error = error.as_ref().map(|e| e.kind.as_str()),
+            message = error.as_ref().map(|e| e.message.as_str()),
+            took_ms = took.as_millis() as u64,
+            "attempt finished"
+        );
         record.attempts.push(AttemptRecord {
             number,
             started_at: attempt_started,
@@ -120,6 +129,7 @@ pub(crate) async fn run(
             return finish(record, Status::Failed, value, error, &task);
         };
         shared.metrics.retry(task.kind.as_str());
+        tracing::debug!(execution = %record.id, delay_ms = delay.as_millis() as u64, "retrying");
         // Show the attempt so far while waiting.
         let _ = shared.executions.update(masked(&record, &task)).await;
         if !delay.is_zero() {
