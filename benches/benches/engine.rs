@@ -13,7 +13,6 @@
 //! `cargo bench -p flunq-benches --bench engine` (`ENGINE_BENCH_SECS` sets the length of
 //! each run, default 5).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,10 +24,9 @@ use flunq_executor::{Engine, EngineOptions, Status};
 use flunq_executor_server::{ServerOptions, router};
 use flunq_http_client::EgressPolicy;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 
 const CONNECTIONS: usize = 32;
 
@@ -42,36 +40,19 @@ fn runtime(threads: usize) -> tokio::runtime::Runtime {
 
 /// The upstream: `{"ok":true}` at once, or never (`/hang`).
 fn start_upstream(rt: &tokio::runtime::Runtime) -> SocketAddr {
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(async move {
-                    let service =
-                        service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                            if req.uri().path() == "/hang" {
-                                std::future::pending::<()>().await;
-                            }
-                            Ok::<_, Infallible>(
-                                hyper::Response::builder()
-                                    .header("content-type", "application/json")
-                                    .body(Full::new(Bytes::from_static(b"{\"ok\":true}")))
-                                    .unwrap(),
-                            )
-                        });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+    rt.block_on(flunq_testkit::serve(
+        |req: hyper::Request<hyper::body::Incoming>| async move {
+            if req.uri().path() == "/hang" {
+                std::future::pending::<()>().await;
             }
-        });
-        addr
-    })
+            flunq_testkit::reply(
+                200,
+                "application/json",
+                Bytes::from_static(b"{\"ok\":true}"),
+            )
+        },
+    ))
+    .unwrap()
 }
 
 fn engine_options(concurrency: usize) -> EngineOptions {

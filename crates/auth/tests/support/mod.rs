@@ -11,7 +11,6 @@
 // Test support: a failing unwrap is a failing test.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -22,14 +21,10 @@ use flunq_auth::Clock;
 use flunq_http_client::{Client, EgressPolicy};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ServerBuilder;
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub type Reply = Response<Full<Bytes>>;
+pub use flunq_testkit::Reply;
 
 /// Loopback allowed by the policy, and a dialer that refuses anything else whatever
 /// the policy says: no test can send a packet beyond this machine.
@@ -102,32 +97,18 @@ async fn read(req: Request<Incoming>) -> Seen {
     }
 }
 
-/// Serves `handler` over plain HTTP/1.1 on 127.0.0.1.
+/// Serves `handler` on 127.0.0.1, with each request read in full first.
 pub async fn serve<F, Fut>(handler: F) -> SocketAddr
 where
     F: Fn(Seen) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Reply> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(handler(read(req).await).await) }
-                });
-                let _ = ServerBuilder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
+    flunq_testkit::serve(move |req: Request<Incoming>| {
+        let handler = handler.clone();
+        async move { handler(read(req).await).await }
+    })
+    .await
+    .unwrap()
 }
 
 pub fn json(status: u16, body: serde_json::Value) -> Reply {

@@ -9,23 +9,16 @@
     clippy::panic
 )]
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use flunq_executor::model::validate::Defaults;
 use flunq_executor::{Engine, EngineOptions};
 use flunq_executor_server::{ServerOptions, router};
 use flunq_http_client::{Client, EgressPolicy, HeaderValue, Method, Request};
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
-
-pub type Reply = hyper::Response<Full<Bytes>>;
 
 /// An executor whose egress policy opens loopback (the test upstreams) and whose
 /// dialer refuses anything else.
@@ -182,36 +175,9 @@ where
     F: Fn(hyper::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Reply> + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(handler(req).await) }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
+    flunq_testkit::serve(handler).await.unwrap()
 }
 
-pub fn reply(status: u16, content_type: &str, body: impl Into<Bytes>) -> Reply {
-    hyper::Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(Full::new(body.into()))
-        .unwrap()
-}
-
-pub fn json_reply(status: u16, body: &Value) -> Reply {
-    reply(status, "application/json", body.to_string())
-}
+pub use flunq_testkit::Reply;
+#[allow(unused_imports)] // each test binary uses some of them
+pub use flunq_testkit::{json_reply, reply};

@@ -37,23 +37,6 @@ impl TaskType {
     }
 }
 
-/// How a response body is decoded into `result.body`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseFormatInput {
-    /// By the response's `Content-Type`.
-    #[default]
-    Auto,
-    /// As JSON.
-    Json,
-    /// As XML, into the JSON shape of the transform crate.
-    Xml,
-    /// As text.
-    Text,
-    /// As `{"base64": "..."}`.
-    Base64,
-}
-
 /// A task as the API receives it (`POST /api/v1/execute`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,7 +86,7 @@ pub struct TaskInput {
     pub follow_redirects: Option<bool>,
     /// http: how to decode the response body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<ResponseFormatInput>,
+    pub response_format: Option<flunq_transform::ResponseFormat>,
 
     /// graphql: the endpoint URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]

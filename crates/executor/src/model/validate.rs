@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::config::ConfigInput;
 use super::errors::{Errors, Invalid};
-use super::input::{JitterName, PolicyName, ResponseFormatInput, RetryInput, TaskInput, TaskType};
+use super::input::{JitterName, PolicyName, RetryInput, TaskInput, TaskType};
 use super::placeholder::{Masker, Resolver};
 use super::prepared::{Call, DatabaseCall, HttpCall, PreparedTask, RetryPlan};
 use crate::limits::LimitSpec;
@@ -350,13 +350,7 @@ fn http_call(
             HeaderValue::from_static("application/json"),
         );
     }
-    let response_format = match input.response_format.unwrap_or_default() {
-        ResponseFormatInput::Auto => ResponseFormat::Auto,
-        ResponseFormatInput::Json => ResponseFormat::Json,
-        ResponseFormatInput::Xml => ResponseFormat::Xml,
-        ResponseFormatInput::Text => ResponseFormat::Text,
-        ResponseFormatInput::Base64 => ResponseFormat::Base64,
-    };
+    let response_format = input.response_format.unwrap_or_default();
     Some(HttpCall {
         method,
         url,

@@ -17,17 +17,18 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use flunq_http_client::{Client, ClientBuilder, EgressPolicy};
-use http_body_util::Full;
+use hyper::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ServerBuilder;
 use rustls::pki_types::pem::PemObject;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-pub type Reply = Response<Full<Bytes>>;
+pub use flunq_testkit::Reply;
+#[allow(unused_imports)] // used by some test binaries only
+pub use flunq_testkit::redirect;
 
 /// A client that may reach loopback (the test servers) and whose dialer refuses
 /// anything that is not loopback, whatever the policy says: no test can send a packet
@@ -54,26 +55,7 @@ where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Reply> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(handler(req).await) }
-                });
-                let _ = ServerBuilder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
+    flunq_testkit::serve(handler).await.unwrap()
 }
 
 /// Certificates for a TLS test server: a CA, and a server certificate for
@@ -218,18 +200,7 @@ pub async fn write_raw(stream: &mut TcpStream, bytes: &[u8]) {
 }
 
 pub fn text(status: u16, body: impl Into<Bytes>) -> Reply {
-    Response::builder()
-        .status(status)
-        .body(Full::new(body.into()))
-        .unwrap()
-}
-
-pub fn redirect(status: u16, location: &str) -> Reply {
-    Response::builder()
-        .status(status)
-        .header("location", location)
-        .body(Full::new(Bytes::new()))
-        .unwrap()
+    flunq_testkit::reply(status, "text/plain", body)
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {
