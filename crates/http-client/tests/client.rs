@@ -441,3 +441,17 @@ async fn userinfo_becomes_basic_credentials() {
     // base64("user:p@ss")
     assert_eq!(response.body().as_ref(), b"Basic dXNlcjpwQHNz");
 }
+
+#[tokio::test]
+async fn connect_errors_say_why() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let client = loopback_client(Client::builder());
+    let err = client
+        .execute(Request::get(&url(addr, "/")).unwrap())
+        .await
+        .unwrap_err();
+    let shown = err.to_string();
+    assert!(shown.to_lowercase().contains("refused"), "{shown}");
+}
