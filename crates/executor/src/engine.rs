@@ -591,8 +591,25 @@ impl From<StoreError> for ConfigError {
 }
 
 fn parse_task(body: &[u8]) -> Result<TaskInput, Invalid> {
-    let value = parse_object(body)?;
-    serde_path_to_error::deserialize(value).map_err(from_serde_value)
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Invalid::field("", "the body is empty: send a JSON object"));
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Invalid::field("", "the body must be a JSON object"));
+    }
+    // Straight from the bytes into the typed input: no intermediate JSON tree.
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let input: TaskInput = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        if e.inner().is_syntax() || e.inner().is_eof() {
+            Invalid::field("", format!("malformed JSON: {}", e.inner()))
+        } else {
+            from_serde_value(e)
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| Invalid::field("", format!("malformed JSON: {e}")))?;
+    Ok(input)
 }
 
 fn parse_config(body: &[u8]) -> Result<ConfigInput, Invalid> {
@@ -620,12 +637,19 @@ fn from_serde_value(err: serde_path_to_error::Error<serde_json::Error>) -> Inval
 
 /// The task as records show it: credentials and connection passwords as `***`.
 fn masked_task(input: &TaskInput) -> Box<serde_json::value::RawValue> {
-    let mut shown = input.clone();
-    if let Some(conn) = shown.connection.as_mut() {
-        *conn = crate::model::config_secrets::mask_connection(conn);
-    }
+    // Credentials serialize as `***` by themselves; only a connection string needs work.
+    let masked;
+    let shown = match &input.connection {
+        Some(conn) => {
+            let mut copy = input.clone();
+            copy.connection = Some(crate::model::config_secrets::mask_connection(conn));
+            masked = copy;
+            &masked
+        }
+        None => input,
+    };
     // Serializing plain data with string keys cannot fail; `null` is the fallback.
-    serde_json::value::to_raw_value(&shown).unwrap_or_else(|_| {
+    serde_json::value::to_raw_value(shown).unwrap_or_else(|_| {
         serde_json::value::RawValue::from_string("null".to_owned()).unwrap_or_default()
     })
 }

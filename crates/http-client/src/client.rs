@@ -506,12 +506,20 @@ impl Client {
     ) -> Result<http::Request<Full<Bytes>>, Error> {
         let builder_error = |e: http::Error| Error::new(Kind::Builder).with_url(url).with_source(e);
         // Userinfo never goes on the wire in the URI: it becomes basic credentials.
-        let mut target = url.clone();
         let userinfo = (!url.username().is_empty() || url.password().is_some())
             .then(|| (url.username().to_owned(), url.password().map(str::to_owned)));
-        let _ = target.set_username("");
-        let _ = target.set_password(None);
-        target.set_fragment(None);
+        // Most URLs have neither userinfo nor fragment: only those are copied and changed.
+        let stripped;
+        let target = if userinfo.is_some() || url.fragment().is_some() {
+            let mut copy = url.clone();
+            let _ = copy.set_username("");
+            let _ = copy.set_password(None);
+            copy.set_fragment(None);
+            stripped = copy;
+            &stripped
+        } else {
+            url
+        };
         let mut req = http::Request::builder()
             .method(method.clone())
             .uri(target.as_str())

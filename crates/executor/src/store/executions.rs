@@ -31,7 +31,8 @@ pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
     fn insert(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<Inserted, StoreError>>;
     /// The record, if known and not expired.
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>>;
-    /// Replaces a record (attempts, status, result).
+    /// Replaces a record (attempts, status, result), unless the stored one is already
+    /// final (`succeeded`, `failed`, `cancelled`): final records never change.
     fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Newest first, optionally of one status, after `cursor` (an id).
     fn list(
@@ -126,7 +127,11 @@ impl ExecutionStore for MemoryExecutionStore {
             .records
             .get(&record.id)
             .is_some_and(|r| r.status.is_final());
-        if record.status.is_final() && !was_final {
+        if was_final {
+            // A final record never changes: a cancel that won the race stays cancelled.
+            return Box::pin(async { Ok(()) });
+        }
+        if record.status.is_final() {
             inner
                 .finished
                 .push_back((SystemTime::now(), record.id.clone()));
