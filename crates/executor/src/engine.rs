@@ -218,7 +218,7 @@ impl Engine {
                 _ => None,
             },
         };
-        let config_ref = config.as_ref().map(|c| (c.name(), &c.input));
+        let config_ref = config.as_ref().map(|c| (c.name(), c.version, &c.input));
         let task = prepare(
             &input,
             config_ref,
@@ -603,7 +603,7 @@ fn parse_task(body: &[u8]) -> Result<TaskInput, Invalid> {
         if e.inner().is_syntax() || e.inner().is_eof() {
             Invalid::field("", format!("malformed JSON: {}", e.inner()))
         } else {
-            from_serde_value(e)
+            from_serde(e)
         }
     })?;
     deserializer
@@ -614,7 +614,7 @@ fn parse_task(body: &[u8]) -> Result<TaskInput, Invalid> {
 
 fn parse_config(body: &[u8]) -> Result<ConfigInput, Invalid> {
     let value = parse_object(body)?;
-    let input: ConfigInput = serde_path_to_error::deserialize(value).map_err(from_serde_value)?;
+    let input: ConfigInput = serde_path_to_error::deserialize(value).map_err(from_serde)?;
     crate::model::config_secrets::validate_config(&input)?;
     Ok(input)
 }
@@ -629,10 +629,6 @@ fn parse_object(body: &[u8]) -> Result<Value, Invalid> {
         return Err(Invalid::field("", "the body must be a JSON object"));
     }
     Ok(value)
-}
-
-fn from_serde_value(err: serde_path_to_error::Error<serde_json::Error>) -> Invalid {
-    from_serde(err)
 }
 
 /// The task as records show it: credentials and connection passwords as `***`.

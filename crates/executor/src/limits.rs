@@ -181,24 +181,21 @@ impl Breakers {
 
     /// The breaker of `key` under `config`; `None` when its registry is full of
     /// breakers that cannot be evicted (the call then goes without a breaker).
-    pub fn get(&self, key: &str, config: &BreakerConfig) -> Option<CircuitBreaker> {
-        // A breaker config has floats and no `Hash`: its `Debug` text is a faithful key.
-        // The default config, used by every task without its own, skips the formatting.
-        let id = if std::ptr::eq(config, default_breaker_config()) {
-            String::from("default")
-        } else {
-            format!("{config:?}")
+    pub fn get(&self, key: &str, profile: Option<&BreakerProfile>) -> Option<CircuitBreaker> {
+        let (id, config) = match profile {
+            Some(p) => (&*p.id, &p.config),
+            None => ("default", default_breaker_config()),
         };
         if let Some(registry) = self
             .registries
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
+            .get(id)
         {
             return registry.get(key).ok();
         }
         let mut write = self.registries.write().unwrap_or_else(|p| p.into_inner());
-        let registry = match write.get(&id) {
+        let registry = match write.get(id) {
             Some(r) => Arc::clone(r),
             None => {
                 let states = Arc::clone(&self.states);
@@ -216,7 +213,7 @@ impl Breakers {
                     .build()
                     .ok()?;
                 let r = Arc::new(r);
-                write.insert(id, Arc::clone(&r));
+                write.insert(id.to_owned(), Arc::clone(&r));
                 r
             }
         };
@@ -229,6 +226,16 @@ impl Breakers {
         let states = self.states.lock().unwrap_or_else(|p| p.into_inner());
         states.iter().map(|(k, s)| (k.clone(), *s)).collect()
     }
+}
+
+/// A config's breaker settings with the id of its registry (`<config>@<version>`), so
+/// breakers are found without comparing or formatting configs on every attempt.
+#[derive(Debug, Clone)]
+pub struct BreakerProfile {
+    /// The registry's id.
+    pub id: Arc<str>,
+    /// The settings.
+    pub config: BreakerConfig,
 }
 
 /// The breaker of calls whose config sets none: 50 % failures over 60 s after 10 calls,

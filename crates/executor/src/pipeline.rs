@@ -46,11 +46,7 @@ pub(crate) async fn run(
             );
         }
     };
-    let breaker_config = task
-        .breaker
-        .as_ref()
-        .unwrap_or_else(|| crate::limits::default_breaker_config());
-    let breaker = shared.breakers.get(&task.key, breaker_config);
+    let breaker = shared.breakers.get(&task.key, task.breaker.as_ref());
     let mut delays = task.retry.policy.delays();
     let mut number = 0u32;
     loop {
@@ -131,7 +127,10 @@ pub(crate) async fn run(
         shared.metrics.retry(task.kind.as_str());
         tracing::debug!(execution = %record.id, delay_ms = delay.as_millis() as u64, "retrying");
         // Show the attempt so far while waiting.
-        let _ = shared.executions.update(masked(&record, &task)).await;
+        let _ = shared
+            .executions
+            .update(masked(record.clone(), &task))
+            .await;
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
@@ -219,12 +218,11 @@ fn finish(
     record.finished_at = Some(SystemTime::now());
     record.result = result;
     record.error = error;
-    masked(&record, task)
+    masked(record, task)
 }
 
 /// The record with every secret value of the task hidden.
-pub(crate) fn masked(record: &ExecutionRecord, task: &PreparedTask) -> ExecutionRecord {
-    let mut out = record.clone();
+pub(crate) fn masked(mut out: ExecutionRecord, task: &PreparedTask) -> ExecutionRecord {
     if task.masker.is_empty() {
         return out;
     }

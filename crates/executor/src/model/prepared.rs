@@ -31,7 +31,7 @@ pub struct PreparedTask {
     /// The key of the breaker and the limiter: `config:<name>`, else the origin.
     pub key: Arc<str>,
     /// Breaker settings of the config, if it has any.
-    pub breaker: Option<flunq_circuit::Config>,
+    pub breaker: Option<crate::limits::BreakerProfile>,
     /// Rate limit of the config, else the default per origin.
     pub limit: Option<LimitSpec>,
     /// Secret values to hide wherever they might surface.

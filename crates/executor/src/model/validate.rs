@@ -52,7 +52,7 @@ impl Default for Defaults {
 /// Validates a task against its config and the defaults, resolving placeholders.
 pub fn prepare(
     input: &TaskInput,
-    config: Option<(&str, &ConfigInput)>,
+    config: Option<(&str, u64, &ConfigInput)>,
     defaults: &Defaults,
     idempotency_key: Option<&str>,
 ) -> Result<PreparedTask, Invalid> {
@@ -64,7 +64,7 @@ pub fn prepare(
         ));
     };
     check_fields_of_type(input, kind, &mut errors);
-    let cfg = config.map(|(_, c)| c);
+    let cfg = config.map(|(_, _, c)| c);
     let mut resolver = Resolver::new(&input.inputs, cfg.and_then(|c| c.secrets.as_ref()));
 
     let timeout = input
@@ -109,13 +109,19 @@ pub fn prepare(
             .unwrap_or_else(|| Invalid::field("", "invalid task")));
     };
     let key: Arc<str> = match config {
-        Some((name, _)) => Arc::from(format!("config:{name}")),
+        Some((name, _, _)) => Arc::from(format!("config:{name}")),
         None => Arc::from(origin_of(&call)),
     };
-    let breaker = cfg.and_then(|c| c.circuit_breaker.as_ref()).and_then(|cb| {
-        crate::limits::breaker_config(cb)
+    let breaker = config.and_then(|(name, version, c)| {
+        let cb = c.circuit_breaker.as_ref()?;
+        let config = crate::limits::breaker_config(cb)
             .map_err(|(f, m)| errors.push(f, m))
-            .ok()
+            .ok()?;
+        // One registry per config version: a changed config gets fresh breakers.
+        Some(crate::limits::BreakerProfile {
+            id: Arc::from(format!("{name}@{version}")),
+            config,
+        })
     });
     let limit = match cfg.and_then(|c| c.rate_limit.as_ref()) {
         Some(rl) => crate::limits::limit_spec(rl)

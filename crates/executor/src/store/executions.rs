@@ -154,7 +154,7 @@ impl ExecutionStore for MemoryExecutionStore {
         };
         let mut items = Vec::with_capacity(limit.min(1000));
         let mut next = None;
-        for (id, record) in inner
+        for (_, record) in inner
             .records
             .range((std::ops::Bound::Unbounded, upper))
             .rev()
@@ -164,7 +164,6 @@ impl ExecutionStore for MemoryExecutionStore {
             }
             if items.len() == limit {
                 next = items.last().map(|r: &ExecutionRecord| r.id.clone());
-                let _ = id;
                 break;
             }
             items.push(record.clone());
