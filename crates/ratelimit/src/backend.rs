@@ -1,8 +1,9 @@
 //! The seam for limits shared by several processes.
 //!
 //! [`RateLimitBackend`] is what the executor holds (`Arc<dyn RateLimitBackend>`): the in-memory
-//! keyed limiters implement it here; a Redis implementation (one Lua script per check, for GCRA
-//! and for the sliding window) can implement it later without changing callers.
+//! keyed limiters implement it here, and `crate::redis::RedisRateLimiter` (feature `redis`: one
+//! Lua script per check, for GCRA and for the sliding window) implements it with the state in
+//! Redis, so callers switch from one to the other without changing.
 
 use std::error::Error;
 use std::future::Future;
@@ -59,7 +60,8 @@ pub enum BackendError {
     Unavailable(#[source] Box<dyn Error + Send + Sync>),
 }
 
-/// A rate-limit store that decides for a key: in memory here, in Redis later.
+/// A rate-limit store that decides for a key: in memory ([`KeyedRateLimiter`], one process) or
+/// in Redis (`redis::RedisRateLimiter`, feature `redis`, shared by every process using it).
 ///
 /// Dyn-compatible (`Arc<dyn RateLimitBackend>`); `check` returns a boxed future, so each call
 /// allocates one small box, even in memory: use [`KeyedRateLimiter`] directly where that matters.

@@ -1,6 +1,7 @@
 //! Rate limiters for clients and servers: a GCRA token bucket on one atomic, a sliding-window
 //! counter, keyed limiters whose memory stays bounded on its own, a backend trait for limits
-//! shared through Redis, and (feature `tower`) a layer whose clones share one limit.
+//! shared between processes (feature `redis`: the same two algorithms kept in Redis), and
+//! (feature `tower`) a layer whose clones share one limit.
 //!
 //! # When to use which
 //!
@@ -12,7 +13,9 @@
 //!   window boundary; exact for evenly spread traffic).
 //! - [`KeyedRateLimiter`]: one limit per client, tenant or upstream, in bounded memory.
 //! - [`RateLimitBackend`]: when limits must hold across processes; the executor holds an
-//!   `Arc<dyn RateLimitBackend>` served from memory now and from Redis later.
+//!   `Arc<dyn RateLimitBackend>`, served from memory by [`KeyedRateLimiter`] (one process) or
+//!   from Redis by `redis::RedisRateLimiter` (feature `redis`: every process sharing a Redis
+//!   shares the limit; one atomic Lua script per check, with Redis's clock).
 //!
 //! # Design
 //!
@@ -69,12 +72,40 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A limit shared through Redis (feature `redis`; needs a Redis server, so not run here):
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis")]
+//! # async fn shared() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! use flunq_ratelimit::{Decision, Quota, RateLimitBackend, redis::RedisRateLimiter};
+//!
+//! let client = redis::Client::open("redis://127.0.0.1:6379")?;
+//! let conn = redis::aio::ConnectionManager::new(client).await?;
+//! let limiter = RedisRateLimiter::token_bucket(conn, "my-service", Quota::per_second(10))?;
+//! if let Decision::Limited { retry_after } = limiter.check("tenant-1", 1).await? {
+//!     println!("try again in {retry_after:?}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! None is on by default.
+//!
+//! - `tower`: the `tower` module, a `Layer` that waits for (or refuses) a permit in
+//!   `poll_ready`.
+//! - `quanta`: `QuantaClock`, a TSC-based clock, cheaper to read than `Instant::now()` on VMs.
+//! - `redis`: the `redis` module, `RedisRateLimiter`: GCRA and sliding-window limits kept in
+//!   Redis and shared by every process that uses it (redis-rs with tokio and its
+//!   `ConnectionManager`, which reconnects by itself).
+//!
 //! # Compared with the alternatives
 //!
 //! - **governor** (the fastest and most used): also GCRA on one atomic, and the model for this
 //!   crate's core. What it lacks that this crate has: keyed maps that stay bounded without a
 //!   manual `retain_recent` (governor#171), a refusal that gives the wait without the limiter's
-//!   clock (governor#241), a sliding window, a backend trait for Redis, a tower layer, and a
+//!   clock (governor#241), a sliding window, limits shared through Redis, a tower layer, and a
 //!   default clock that never steps backwards (quanta, its default, has been seen to). What it
 //!   has that this crate does not: `no_std`, Stream/Sink adapters, state-snapshot middleware
 //!   for `X-RateLimit-Remaining`, and a TSC clock by default (cheaper to read than
@@ -99,6 +130,8 @@ mod quota;
 mod sliding_window;
 mod wait;
 
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "tower")]
 pub mod tower;
 
