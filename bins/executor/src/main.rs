@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use flunq_executor::model::validate::Defaults;
+use flunq_executor::store::RedisOptions;
 use flunq_executor::{Engine, EngineOptions};
 use flunq_executor_server::{ServerOptions, router};
 use flunq_http_client::EgressPolicy;
@@ -23,10 +24,13 @@ struct Settings {
     /// Listen port.
     #[arg(long, env = "PORT", default_value_t = 8083)]
     port: u16,
-    /// Redis for queue, state and shared limits; unset = in-memory (Redis mode is not
-    /// built yet: setting it is refused).
-    #[arg(long, env = "REDIS_URL")]
+    /// Redis for queue, state and shared limits (`redis://[:password@]host:port[/db]`);
+    /// unset = in-memory, one instance.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+    /// With Redis: the prefix of every key, so several deployments can share one Redis.
+    #[arg(long, env = "REDIS_PREFIX", default_value = "flunq")]
+    redis_prefix: String,
     /// Per-attempt timeout.
     #[arg(long, env = "DEFAULT_TIMEOUT", default_value = "30s", value_parser = duration)]
     default_timeout: Duration,
@@ -124,12 +128,6 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> Result<(), String> {
-    if settings.redis_url.is_some() {
-        return Err(
-            "REDIS_URL is set, but the Redis mode is not built yet: unset it to run in memory"
-                .into(),
-        );
-    }
     let egress = EgressPolicy::from_allowlist(&settings.egress_allow)
         .map_err(|e| format!("EGRESS_ALLOW: {e}"))?
         .allow_private_networks(settings.allow_private_networks);
@@ -145,8 +143,21 @@ async fn run(settings: Settings) -> Result<(), String> {
         execution_ttl: settings.execution_ttl,
         dial_filter: None,
     };
-    let engine =
-        Engine::in_memory(options).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let (engine, state) = match settings.redis_url.as_deref() {
+        None => (
+            Engine::in_memory(options).map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+            "in-memory state",
+        ),
+        Some(url) => {
+            let mut redis = RedisOptions::new(url);
+            redis.prefix = settings.redis_prefix.clone();
+            redis.lease_timeout = settings.lease_timeout;
+            let engine = Engine::with_redis(options, redis)
+                .await
+                .map_err(|e| format!("cannot start on Redis: {e}"))?;
+            (engine, "state shared in Redis")
+        }
+    };
     if settings.api_keys.iter().all(|k| k.trim().is_empty()) {
         tracing::warn!(
             "API_KEYS is unset: the API is open to anyone who can reach port {}",
@@ -167,7 +178,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    tracing::info!(%addr, concurrency = settings.concurrency, "executor listening (in-memory state)");
+    tracing::info!(%addr, concurrency = settings.concurrency, "executor listening ({state})");
 
     let workers = tokio::spawn({
         let engine = engine.clone();

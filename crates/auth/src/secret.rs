@@ -69,7 +69,44 @@ impl fmt::Display for Secret {
 
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(Self::MASK)
+        if REVEAL.with(std::cell::Cell::get) {
+            serializer.serialize_str(&self.0)
+        } else {
+            serializer.serialize_str(Self::MASK)
+        }
+    }
+}
+
+thread_local! {
+    /// Set only inside [`Secret::revealed`]: secrets serialize in clear.
+    static REVEAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Secret {
+    /// Runs `serialize` (a synchronous serialization, e.g. `serde_json::to_string`) with
+    /// every [`Secret`] written in clear, for a store that must keep the credentials
+    /// themselves (the executor's config store in Redis). Never use it for output: a
+    /// record, a log line or a response.
+    ///
+    /// ```
+    /// use flunq_auth::Secret;
+    ///
+    /// let secret = Secret::new("s3cr3t");
+    /// let stored = Secret::revealed(|| serde_json::to_string(&secret)).unwrap();
+    /// assert_eq!(stored, r#""s3cr3t""#);
+    /// // Outside, it hides itself again.
+    /// assert_eq!(serde_json::to_string(&secret).unwrap(), r#""***""#);
+    /// ```
+    pub fn revealed<R>(serialize: impl FnOnce() -> R) -> R {
+        struct Reset(bool);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                REVEAL.with(|r| r.set(self.0));
+            }
+        }
+        // Restored on the way out, even when `serialize` unwinds.
+        let _reset = Reset(REVEAL.with(|r| r.replace(true)));
+        serialize()
     }
 }
 

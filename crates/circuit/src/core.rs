@@ -203,10 +203,10 @@ impl Core {
                 retry_after: Duration::from_nanos(until - now_nanos),
             })
         };
-        if seen.state() == State::Open {
-            if let Some(rejected) = still_open(self.open_until.load(Acquire)) {
-                return Err(rejected);
-            }
+        if seen.state() == State::Open
+            && let Some(rejected) = still_open(self.open_until.load(Acquire))
+        {
+            return Err(rejected);
         }
         let start = self.config.slow_call_duration.map(|_| now);
         let mut change = None;
@@ -310,10 +310,10 @@ impl Core {
             let now_nanos = now.map_or(0, |at| self.nanos(at));
             // A success lowers both rates, so it can only trip the breaker by
             // bringing the window up to `minimum_calls`.
-            if let Some(counts) = window.record(failure, slow, now_nanos) {
-                if failure || slow || counts.calls == self.minimum_calls {
-                    trip |= self.rates_exceeded(counts, window.capacity());
-                }
+            if let Some(counts) = window.record(failure, slow, now_nanos)
+                && (failure || slow || counts.calls == self.minimum_calls)
+            {
+                trip |= self.rates_exceeded(counts, window.capacity());
             }
         }
         if trip {

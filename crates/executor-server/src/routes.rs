@@ -49,17 +49,15 @@ pub(crate) async fn execute(
         .await
         .map_err(submit_problem)?;
     let mut record = submitted.record;
-    if submitted.created {
-        if let Some(limit) = wait {
-            if let Some(finished) = state
-                .engine
-                .wait(&record.id, limit)
-                .await
-                .map_err(store_problem)?
-            {
-                record = finished;
-            }
-        }
+    if submitted.created
+        && let Some(limit) = wait
+        && let Some(finished) = state
+            .engine
+            .wait(&record.id, limit)
+            .await
+            .map_err(store_problem)?
+    {
+        record = finished;
     }
     let status = if !submitted.created || record.status.is_final() {
         StatusCode::OK
@@ -306,10 +304,10 @@ fn wait_of(query: Option<&str>, headers: &HeaderMap) -> Result<Option<Duration>>
     for prefer in headers.get_all("prefer") {
         let Ok(text) = prefer.to_str() else { continue };
         for pref in text.split(',') {
-            if let Some(n) = pref.trim().strip_prefix("wait=") {
-                if let Ok(secs) = n.trim().parse::<u64>() {
-                    return Ok(Some(Duration::from_secs(secs).min(MAX_WAIT)));
-                }
+            if let Some(n) = pref.trim().strip_prefix("wait=")
+                && let Ok(secs) = n.trim().parse::<u64>()
+            {
+                return Ok(Some(Duration::from_secs(secs).min(MAX_WAIT)));
             }
         }
     }

@@ -9,7 +9,9 @@ use flunq_auth::OAuth2Cache;
 use flunq_http_client::{Client, EgressPolicy};
 use flunq_postgres::{Database, DatabaseOptions};
 use serde_json::Value;
-use tokio::sync::{Notify, watch};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -18,12 +20,17 @@ use crate::metrics::Metrics;
 use crate::model::config::ConfigInput;
 use crate::model::errors::{Invalid, from_serde};
 use crate::model::input::TaskInput;
+use crate::model::prepared::PreparedTask;
 use crate::model::validate::{Defaults, looks_like_connection_string, prepare};
 use crate::record::{ErrorKind, ExecError, ExecutionRecord, Status};
 use crate::store::{
-    ConfigStore, ConfigStoreError, ExecutionStore, Inserted, Job, MemoryConfigStore,
-    MemoryExecutionStore, MemoryQueue, Page, Queue, StoreError, StoredConfig,
+    ConfigStore, ConfigStoreError, ExecutionStore, Inserted, Job, JobTask, MemoryConfigStore,
+    MemoryExecutionStore, MemoryQueue, Page, Queue, QueueEvent, RedisBackend, RedisOptions,
+    StoreError, StoredConfig, SubmittedTask,
 };
+
+/// How often `wait` reads the record again when another instance may run it.
+const SHARED_WAIT_POLL: Duration = Duration::from_millis(100);
 
 /// The engine's settings (the server reads them from the environment).
 #[derive(Clone)]
@@ -87,6 +94,17 @@ pub enum SubmitError {
     Store(#[from] StoreError),
 }
 
+/// Why an engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The HTTP client could not be built (TLS roots).
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] flunq_http_client::Error),
+    /// Redis did not answer.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Why a cancel failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CancelError {
@@ -114,12 +132,62 @@ pub(crate) struct Shared {
     pub(crate) breakers: Breakers,
     pub(crate) limiters: Limiters,
     pub(crate) metrics: Metrics,
-    /// Cancel signals of running executions: inserted and removed by their worker.
-    running: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Stop signals of running executions: inserted and removed by their worker.
+    running: Mutex<HashMap<String, Arc<Running>>>,
     /// Finish signals for `wait`: inserted and removed by the waiters (with a count of
     /// waiters per execution), signalled by the worker. Queued executions cost nothing here.
     waiters: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
     stopping: watch::Sender<bool>,
+}
+
+/// The stop signal of one running execution.
+#[derive(Debug, Default)]
+pub(crate) struct Running {
+    notify: Notify,
+    /// Stopped because another instance took the job over (write nothing).
+    lost: AtomicBool,
+}
+
+impl Running {
+    fn stop(&self, lost: bool) {
+        if lost {
+            self.lost.store(true, Ordering::Release);
+        }
+        // A stored permit: the worker sees it even if it has not started waiting.
+        self.notify.notify_one();
+    }
+}
+
+/// The worker slot an execution holds while an attempt runs; given back while it waits
+/// to retry.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    slots: Arc<Semaphore>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Slot {
+    /// Waits `delay` without holding a slot, then takes one again.
+    pub(crate) async fn pause(&mut self, delay: Duration) {
+        self.permit = None;
+        tokio::time::sleep(delay).await;
+        // The semaphore is never closed; if it were, the execution runs on unslotted.
+        self.permit = Arc::clone(&self.slots).acquire_owned().await.ok();
+    }
+}
+
+/// The next queue event, or never when the queue has none.
+async fn recv(events: &mut Option<mpsc::UnboundedReceiver<QueueEvent>>) -> Option<QueueEvent> {
+    match events {
+        Some(rx) => match rx.recv().await {
+            Some(event) => Some(event),
+            None => {
+                *events = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// The executor engine. Cheap to clone.
@@ -138,6 +206,28 @@ impl Engine {
             Arc::new(MemoryConfigStore::new()),
             Arc::new(MemoryQueue::new()),
         )
+    }
+
+    /// An engine whose queue, records, configs and rate limits live in Redis, shared
+    /// with every instance using the same Redis and prefix (`REDIS_URL`). Fails when
+    /// Redis does not answer at start.
+    pub async fn with_redis(
+        options: EngineOptions,
+        mut redis: RedisOptions,
+    ) -> Result<Self, StartError> {
+        redis.execution_ttl = options.execution_ttl;
+        let backend = RedisBackend::connect(redis).await?;
+        let connection = backend.connection();
+        let prefix = backend.options().prefix.clone();
+        let backend = Arc::new(backend);
+        let engine = Self::with_stores(
+            options,
+            Arc::clone(&backend) as Arc<dyn ExecutionStore>,
+            Arc::clone(&backend) as Arc<dyn ConfigStore>,
+            backend as Arc<dyn Queue>,
+        )?;
+        engine.shared.limiters.share(connection, &prefix);
+        Ok(engine)
     }
 
     /// An engine on the given stores.
@@ -197,6 +287,58 @@ impl Engine {
             return Err(SubmitError::ShuttingDown);
         }
         let input = parse_task(body)?;
+        let task = self.prepare_input(&input, idempotency_key).await?;
+        let record = ExecutionRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: task.kind.as_str().to_owned(),
+            status: Status::Queued,
+            created_at: SystemTime::now(),
+            started_at: None,
+            finished_at: None,
+            attempts: Vec::new(),
+            result: None,
+            error: None,
+            task: masked_task(&input),
+            idempotency_key: task.idempotency_key.clone(),
+        };
+        let shared = &self.shared;
+        let job_task = if shared.queue.carries_source() {
+            JobTask::Submitted(SubmittedTask {
+                // Parsed as JSON above, so it is UTF-8.
+                body: String::from_utf8_lossy(body).into_owned(),
+                idempotency_key: idempotency_key.map(str::to_owned),
+            })
+        } else {
+            JobTask::Prepared(Arc::new(task))
+        };
+        let job = Job {
+            id: record.id.clone(),
+            task: job_task,
+            receipt: String::new(),
+            deliveries: 0,
+        };
+        match shared
+            .executions
+            .insert_queued(record.clone(), job, shared.queue.as_ref())
+            .await?
+        {
+            Inserted::Existing(existing) => Ok(Submitted {
+                record: *existing,
+                created: false,
+            }),
+            Inserted::New => Ok(Submitted {
+                record,
+                created: true,
+            }),
+        }
+    }
+
+    /// Merges the task with its config and resolves it into what the pipeline runs.
+    async fn prepare_input(
+        &self,
+        input: &TaskInput,
+        idempotency_key: Option<&str>,
+    ) -> Result<PreparedTask, SubmitError> {
         let config = match input.config.as_deref() {
             Some(name) => match self.shared.configs.get(name).await? {
                 Some(c) => Some(c),
@@ -219,42 +361,26 @@ impl Engine {
             },
         };
         let config_ref = config.as_ref().map(|c| (c.name(), c.version, &c.input));
-        let task = prepare(
-            &input,
+        Ok(prepare(
+            input,
             config_ref,
             &self.shared.options.defaults,
             idempotency_key,
-        )?;
-        let record = ExecutionRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            kind: task.kind.as_str().to_owned(),
-            status: Status::Queued,
-            created_at: SystemTime::now(),
-            started_at: None,
-            finished_at: None,
-            attempts: Vec::new(),
-            result: None,
-            error: None,
-            task: masked_task(&input),
-            idempotency_key: task.idempotency_key.clone(),
-        };
-        match self.shared.executions.insert(record.clone()).await? {
-            Inserted::Existing(existing) => {
-                return Ok(Submitted {
-                    record: *existing,
-                    created: false,
-                });
+        )?)
+    }
+
+    /// The task of a job, prepared here when it came from another process.
+    async fn job_task(&self, job: &Job) -> Result<Arc<PreparedTask>, SubmitError> {
+        match &job.task {
+            JobTask::Prepared(task) => Ok(Arc::clone(task)),
+            JobTask::Submitted(source) => {
+                let input = parse_task(source.body.as_bytes())?;
+                let task = self
+                    .prepare_input(&input, source.idempotency_key.as_deref())
+                    .await?;
+                Ok(Arc::new(task))
             }
-            Inserted::New => {}
         }
-        self.shared.queue.push(Job {
-            id: record.id.clone(),
-            task: Arc::new(task),
-        });
-        Ok(Submitted {
-            record,
-            created: true,
-        })
     }
 
     /// The record, if known and not expired.
@@ -293,7 +419,16 @@ impl Engine {
                     Some(r) if !r.status.is_final() => {}
                     _ => return Ok(record),
                 }
-                if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                // A shared queue may run it on another instance, whose finish does not
+                // signal here: read again now and then.
+                let until = if self.shared.queue.carries_source() {
+                    deadline.min(tokio::time::Instant::now() + SHARED_WAIT_POLL)
+                } else {
+                    deadline
+                };
+                if tokio::time::timeout_at(until, notified).await.is_err()
+                    && tokio::time::Instant::now() >= deadline
+                {
                     return self.get(id).await;
                 }
             }
@@ -314,7 +449,8 @@ impl Engine {
     }
 
     /// Cancels a queued or running execution: a running attempt is dropped at once
-    /// (its connection with it) and no further attempt starts.
+    /// (its connection with it) and no further attempt starts, on whichever instance
+    /// runs it.
     pub async fn cancel(&self, id: &str) -> Result<ExecutionRecord, CancelError> {
         let Some(mut record) = self.shared.executions.get(id).await? else {
             return Err(CancelError::NotFound(id.to_owned()));
@@ -325,22 +461,18 @@ impl Engine {
         record.status = Status::Cancelled;
         record.finished_at = Some(SystemTime::now());
         record.error = Some(ExecError::new(ErrorKind::Cancelled, "cancelled on request"));
-        self.shared.executions.update(record.clone()).await?;
-        // Looked up after the record says cancelled: a worker that registers after this
-        // sees the status, one that registered before gets the signal.
-        let signal = {
-            let running = self
-                .shared
-                .running
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            running.get(id).map(Arc::clone)
-        };
-        self.signal_waiters(id);
-        if let Some(signal) = signal {
-            // A stored permit: the worker sees it even if it has not started waiting.
-            signal.notify_one();
+        if !self.shared.executions.update(record.clone()).await? {
+            // It finished between the read and the write: that record stands.
+            return match self.shared.executions.get(id).await? {
+                Some(now) => Err(CancelError::Finished(Box::new(now))),
+                None => Err(CancelError::NotFound(id.to_owned())),
+            };
         }
+        // Signalled after the record says cancelled: a worker that starts after this
+        // sees the status, one that started before gets the signal.
+        self.signal_running(id, false);
+        self.signal_waiters(id);
+        self.shared.queue.announce_cancel(id).await;
         Ok(record)
     }
 
@@ -415,40 +547,87 @@ impl Engine {
             .render(self.shared.queue.len(), &breakers)
     }
 
-    /// Whether the engine still takes work.
+    /// Whether the engine takes work: not shutting down, and its queue's store (Redis)
+    /// answers.
     pub fn is_ready(&self) -> bool {
-        !*self.shared.stopping.borrow()
+        !*self.shared.stopping.borrow() && self.shared.queue.is_healthy()
     }
 
-    /// Runs `concurrency` workers until [`shutdown`](Self::shutdown); then lets running
-    /// executions finish within `grace`, cancelling those that do not.
+    /// Runs up to `concurrency` executions at once until [`shutdown`](Self::shutdown);
+    /// then lets running executions finish within `grace`. Those still running then are
+    /// cancelled (in memory) or handed back to the queue for another instance (Redis).
+    ///
+    /// An execution waiting between attempts gives its slot back while it waits, so a
+    /// long `Retry-After` or backoff never holds a worker idle: `concurrency` bounds
+    /// attempts in flight, not executions waiting to retry.
     pub async fn run(&self, grace: Duration) {
-        let mut workers = JoinSet::new();
-        for n in 0..self.shared.options.concurrency.max(1) {
-            let engine = self.clone();
-            workers.spawn(async move { engine.worker(n).await });
+        let shared = &self.shared;
+        let slots = Arc::new(Semaphore::new(shared.options.concurrency.max(1)));
+        let mut executions = JoinSet::new();
+        let mut stopping = shared.stopping.subscribe();
+        let mut events = shared.queue.events();
+        loop {
+            while executions.try_join_next().is_some() {}
+            let permit = tokio::select! {
+                biased;
+                _ = stopping.wait_for(|s| *s) => break,
+                Some(event) = recv(&mut events) => {
+                    self.on_event(event);
+                    continue;
+                }
+                permit = Arc::clone(&slots).acquire_owned() => permit,
+            };
+            // The semaphore is never closed; a closed one would mean no more work.
+            let Ok(permit) = permit else { break };
+            let room = 1 + slots.available_permits();
+            let jobs = tokio::select! {
+                biased;
+                _ = stopping.wait_for(|s| *s) => break,
+                Some(event) = recv(&mut events) => {
+                    self.on_event(event);
+                    continue;
+                }
+                jobs = shared.queue.pop(room) => jobs,
+            };
+            let mut permit = Some(permit);
+            for job in jobs {
+                let permit = match permit.take() {
+                    Some(p) => p,
+                    None => match Arc::clone(&slots).acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                };
+                let engine = self.clone();
+                let slot = Slot {
+                    slots: Arc::clone(&slots),
+                    permit: Some(permit),
+                };
+                executions.spawn(async move { engine.execute(job, slot).await });
+            }
         }
-        let mut stopping = self.shared.stopping.subscribe();
-        let _ = stopping.wait_for(|s| *s).await;
-        // Workers stop taking jobs; running executions get `grace` to finish.
-        if tokio::time::timeout(grace, async {
-            while workers.join_next().await.is_some() {}
+        // Jobs taken but not started go back for other instances.
+        shared.queue.close().await;
+        // No new job is taken; running executions get `grace` to finish, and queue
+        // events (cancels) are still served meanwhile.
+        let drained = tokio::time::timeout(grace, async {
+            loop {
+                tokio::select! {
+                    joined = executions.join_next() => if joined.is_none() { break },
+                    Some(event) = recv(&mut events) => self.on_event(event),
+                }
+            }
         })
-        .await
-        .is_err()
-        {
-            let live: Vec<Arc<Notify>> = {
-                let running = self
-                    .shared
-                    .running
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
+        .await;
+        if drained.is_err() {
+            let live: Vec<Arc<Running>> = {
+                let running = shared.running.lock().unwrap_or_else(|p| p.into_inner());
                 running.values().map(Arc::clone).collect()
             };
             for signal in live {
-                signal.notify_one();
+                signal.stop(false);
             }
-            while workers.join_next().await.is_some() {}
+            while executions.join_next().await.is_some() {}
         }
     }
 
@@ -458,78 +637,131 @@ impl Engine {
         let _ = self.shared.stopping.send(true);
     }
 
-    async fn worker(&self, _n: usize) {
-        let mut stopping = self.shared.stopping.subscribe();
-        loop {
-            let job = tokio::select! {
-                biased;
-                _ = stopping.wait_for(|s| *s) => return,
-                job = self.shared.queue.pop() => job,
-            };
-            self.execute(job).await;
+    fn on_event(&self, event: QueueEvent) {
+        match event {
+            QueueEvent::Cancel(id) => {
+                self.signal_running(&id, false);
+                self.signal_waiters(&id);
+            }
+            QueueEvent::Lost(id) => self.signal_running(&id, true),
         }
     }
 
-    async fn execute(&self, job: Job) {
+    fn signal_running(&self, id: &str, lost: bool) {
+        let signal = {
+            let running = self
+                .shared
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            running.get(id).map(Arc::clone)
+        };
+        if let Some(signal) = signal {
+            signal.stop(lost);
+        }
+    }
+
+    async fn execute(&self, job: Job, mut slot: Slot) {
         let shared = &self.shared;
         // Registered before the status is read: a cancel either finds this signal or
-        // has already written `cancelled`, which the read below sees.
-        let cancel = Arc::new(Notify::new());
+        // has already written `cancelled`, which `start` sees.
+        let signal = Arc::new(Running::default());
         shared
             .running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(job.id.clone(), Arc::clone(&cancel));
-        let record = match shared.executions.get(&job.id).await {
-            Ok(Some(record)) if record.status == Status::Queued => record,
-            // Cancelled while queued, or expired.
-            _ => {
+            .insert(job.id.clone(), Arc::clone(&signal));
+        let record = match shared.executions.start(&job.id).await {
+            Ok(Some(record)) => record,
+            // Cancelled while queued, or expired: nothing to run.
+            Ok(None) => {
+                shared.queue.ack(&job).await;
+                self.finish(&job.id);
+                return;
+            }
+            // The store is out of reach: the job stays with the queue, whose lease
+            // hands it to an instance that can run it.
+            Err(e) => {
+                tracing::warn!(execution = %job.id, error = %e, "cannot start the execution");
+                shared.queue.release(&job).await;
                 self.finish(&job.id);
                 return;
             }
         };
-        let mut record = record;
-        record.status = Status::Running;
-        record.started_at = Some(SystemTime::now());
-        let _ = shared.executions.update(record.clone()).await;
+        let task = match self.job_task(&job).await {
+            Ok(task) => task,
+            Err(e) => {
+                // Valid when submitted, but no longer (its config was deleted since).
+                let mut failed = record;
+                failed.status = Status::Failed;
+                failed.finished_at = Some(SystemTime::now());
+                failed.error = Some(ExecError::new(
+                    ErrorKind::Internal,
+                    format!("the task can no longer be prepared: {e}"),
+                ));
+                let _ = shared.executions.update(failed).await;
+                shared.queue.ack(&job).await;
+                self.finish(&job.id);
+                return;
+            }
+        };
         shared.metrics.in_flight().inc();
         let started = tokio::time::Instant::now();
-        let kind = job.task.kind.as_str();
+        let kind = task.kind.as_str();
         let span = tracing::info_span!("execution", id = %job.id, r#type = %kind);
         let outcome = tokio::select! {
             // Boxed: the pipeline's future is deep, and the worker's would nest it again.
-            finished = Box::pin(crate::pipeline::run(shared, record, Arc::clone(&job.task)).instrument(span)) => Some(finished),
-            () = cancel.notified() => None,
+            finished = Box::pin(crate::pipeline::run(shared, record, Arc::clone(&task), &mut slot).instrument(span)) => Some(finished),
+            () = signal.notify.notified() => None,
         };
         shared.metrics.in_flight().dec();
         match outcome {
             Some(finished) => {
-                // A cancel that raced the last attempt wins: the record says cancelled.
-                let cancelled = matches!(shared.executions.get(&job.id).await, Ok(Some(r)) if r.status == Status::Cancelled);
-                if cancelled {
-                    shared
-                        .metrics
-                        .finished(kind, Status::Cancelled.as_str(), started.elapsed());
-                } else {
-                    shared
-                        .metrics
-                        .finished(kind, finished.status.as_str(), started.elapsed());
-                    tracing::info!(
-                        execution = %job.id,
-                        r#type = kind,
-                        status = finished.status.as_str(),
-                        attempts = finished.attempts.len(),
-                        error = finished.error.as_ref().map(|e| e.message.as_str()),
-                        "execution finished"
-                    );
-                    let _ = shared.executions.update(finished).await;
+                let status = finished.status;
+                let attempts = finished.attempts.len();
+                let message = finished.error.as_ref().map(|e| e.message.clone());
+                // A cancel that raced the last attempt wins: the record stays cancelled.
+                let written = shared.executions.update(finished).await;
+                let shown = match written {
+                    Ok(false) => Status::Cancelled,
+                    _ => status,
+                };
+                shared
+                    .metrics
+                    .finished(kind, shown.as_str(), started.elapsed());
+                tracing::info!(
+                    execution = %job.id,
+                    r#type = kind,
+                    status = shown.as_str(),
+                    attempts,
+                    error = message.as_deref(),
+                    "execution finished"
+                );
+                match written {
+                    Ok(_) => shared.queue.ack(&job).await,
+                    // Not written: leave the job to the queue, which hands it out again.
+                    Err(e) => {
+                        tracing::warn!(execution = %job.id, error = %e, "cannot store the result");
+                        shared.queue.release(&job).await;
+                    }
                 }
+            }
+            None if signal.lost.load(Ordering::Acquire) => {
+                // Another instance took the job over: it writes the record.
+                tracing::warn!(execution = %job.id, "lease lost: stopped here, another instance runs it");
+            }
+            None if *shared.stopping.borrow() && shared.queue.carries_source() => {
+                // Shutting down with a shared queue: hand the execution to another
+                // instance instead of cancelling it.
+                tracing::info!(execution = %job.id, "handed back to the queue at shutdown");
+                shared.queue.release(&job).await;
             }
             None => {
                 shared
                     .metrics
                     .finished(kind, Status::Cancelled.as_str(), started.elapsed());
                 self.mark_cancelled_if_running(&job.id).await;
+                shared.queue.ack(&job).await;
             }
         }
         self.finish(&job.id);
@@ -538,16 +770,16 @@ impl Engine {
     /// After a shutdown cancelled a running execution, its record must not stay
     /// `running`.
     async fn mark_cancelled_if_running(&self, id: &str) {
-        if let Ok(Some(mut record)) = self.shared.executions.get(id).await {
-            if !record.status.is_final() {
-                record.status = Status::Cancelled;
-                record.finished_at = Some(SystemTime::now());
-                record.error = Some(ExecError::new(
-                    ErrorKind::Cancelled,
-                    "cancelled: the executor shut down",
-                ));
-                let _ = self.shared.executions.update(record).await;
-            }
+        if let Ok(Some(mut record)) = self.shared.executions.get(id).await
+            && !record.status.is_final()
+        {
+            record.status = Status::Cancelled;
+            record.finished_at = Some(SystemTime::now());
+            record.error = Some(ExecError::new(
+                ErrorKind::Cancelled,
+                "cancelled: the executor shut down",
+            ));
+            let _ = self.shared.executions.update(record).await;
         }
     }
 

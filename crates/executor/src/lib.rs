@@ -50,6 +50,8 @@ pub mod record;
 mod runner;
 pub mod store;
 
-pub use engine::{CancelError, ConfigError, Engine, EngineOptions, SubmitError, Submitted};
+pub use engine::{
+    CancelError, ConfigError, Engine, EngineOptions, StartError, SubmitError, Submitted,
+};
 pub use model::errors::{FieldError, Invalid};
 pub use record::{AttemptRecord, ErrorKind, ExecError, ExecutionRecord, Status};

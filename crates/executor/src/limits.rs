@@ -11,7 +11,11 @@ use flunq_circuit::{
     CircuitBreaker, CircuitBreakerRegistry, Config as BreakerConfig, SlidingWindow, State,
     StateChange,
 };
-use flunq_ratelimit::{Gcra, KeyedRateLimiter, MonotonicClock, Quota, SlidingWindow as Window};
+use flunq_ratelimit::redis::RedisRateLimiter;
+use flunq_ratelimit::{
+    Decision, Gcra, KeyedRateLimiter, MonotonicClock, Quota, RateLimitBackend,
+    SlidingWindow as Window,
+};
 
 use crate::model::config::{CircuitInput, RateAlgorithm, RateLimitInput};
 
@@ -90,10 +94,35 @@ pub fn limit_spec(input: &RateLimitInput) -> Result<LimitSpec, (String, String)>
 /// Keyed rate limiters: one keyed store per distinct limit, so each key is limited by
 /// its own config's quota. A config that changes its limit moves to a fresh limiter.
 /// Idle keys are evicted by the keyed limiters themselves.
+///
+/// Shared ([`share`](Limiters::share)), the limits live in Redis: one script per check,
+/// so 5/s is 5/s across every instance. While Redis is out of reach, each instance falls
+/// back to its own in-memory limiter with the same quota: calls go on, each instance
+/// keeping the limit by itself (so N instances may together make up to N times the
+/// rate), and a warning is logged. Failing closed instead would stop every execution
+/// for as long as Redis is away; failing wide open would drop the limit altogether.
 #[derive(Debug, Default)]
 pub struct Limiters {
     buckets: RwLock<HashMap<QuotaKey, Arc<Keyed<Gcra>>>>,
     windows: RwLock<HashMap<QuotaKey, Arc<Keyed<Window>>>>,
+    shared: std::sync::OnceLock<SharedLimits>,
+}
+
+/// Limiters in Redis, one per algorithm and quota.
+struct SharedLimits {
+    conn: redis::aio::ConnectionManager,
+    prefix: String,
+    limiters: RwLock<HashMap<(RateAlgorithm, QuotaKey), Arc<RedisRateLimiter>>>,
+    /// When the last "Redis unreachable" warning was logged (one per 10 s at most).
+    warned: Mutex<Option<std::time::Instant>>,
+}
+
+impl std::fmt::Debug for SharedLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLimits")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Limiters {
@@ -102,10 +131,32 @@ impl Limiters {
         Self::default()
     }
 
+    /// Keeps the limits in Redis from now on (the executor's Redis mode), under keys
+    /// starting with `{prefix}:`. A second call changes nothing.
+    pub fn share(&self, conn: redis::aio::ConnectionManager, prefix: &str) {
+        let _ = self.shared.set(SharedLimits {
+            conn,
+            prefix: format!("{{{prefix}}}"),
+            limiters: RwLock::new(HashMap::new()),
+            warned: Mutex::new(None),
+        });
+    }
+
     /// Waits until `key` may make a call under `spec`; returns how long it waited.
     /// Cancel-safe: dropping the future takes no permit.
     pub async fn until_ready(&self, key: &Arc<str>, spec: &LimitSpec) -> Duration {
         let started = tokio::time::Instant::now();
+        if let Some(shared) = self.shared.get()
+            && shared.until_ready(key, spec).await
+        {
+            return started.elapsed();
+        }
+        self.until_ready_here(key, spec).await;
+        started.elapsed()
+    }
+
+    /// The in-memory limiters of this process.
+    async fn until_ready_here(&self, key: &Arc<str>, spec: &LimitSpec) {
         match spec.algorithm {
             RateAlgorithm::TokenBucket => {
                 let limiter = get_or_insert(&self.buckets, spec.quota, |q| {
@@ -130,7 +181,58 @@ impl Limiters {
                 }
             }
         }
-        started.elapsed()
+    }
+}
+
+impl SharedLimits {
+    /// Waits for a permit from Redis; `false` when Redis could not decide (the caller
+    /// falls back to the local limiter).
+    async fn until_ready(&self, key: &str, spec: &LimitSpec) -> bool {
+        let Some(limiter) = self.limiter(spec) else {
+            return false;
+        };
+        loop {
+            match limiter.check(key, 1).await {
+                Ok(Decision::Allowed) => return true,
+                Ok(Decision::Limited { retry_after }) => tokio::time::sleep(retry_after).await,
+                Err(e) => {
+                    let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+                    if warned.is_none_or(|w| w.elapsed() > Duration::from_secs(10)) {
+                        *warned = Some(std::time::Instant::now());
+                        tracing::warn!(error = %e, "shared rate limit unavailable: limiting in this instance only");
+                    }
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn limiter(&self, spec: &LimitSpec) -> Option<Arc<RedisRateLimiter>> {
+        let q = spec.quota;
+        let id = (spec.algorithm, (q.rate(), q.period(), q.burst_size()));
+        if let Some(found) = self
+            .limiters
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            return Some(Arc::clone(found));
+        }
+        let made = match spec.algorithm {
+            RateAlgorithm::TokenBucket => {
+                RedisRateLimiter::token_bucket(self.conn.clone(), self.prefix.clone(), q)
+            }
+            RateAlgorithm::SlidingWindow => {
+                RedisRateLimiter::sliding_window(self.conn.clone(), self.prefix.clone(), q)
+            }
+        };
+        let made = Arc::new(made.ok()?);
+        self.limiters
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id)
+            .or_insert_with(|| Arc::clone(&made));
+        Some(made)
     }
 }
 

@@ -15,7 +15,7 @@ use flunq_http_client::{Method, TraceContext};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::engine::Shared;
+use crate::engine::{Shared, Slot};
 use crate::model::prepared::{Call, PreparedTask};
 use crate::record::{AttemptRecord, ErrorKind, ExecError, ExecutionRecord, Status};
 use crate::runner::{self, AttemptResult, BreakerVerdict, Failure};
@@ -26,6 +26,7 @@ pub(crate) async fn run(
     shared: &Shared,
     mut record: ExecutionRecord,
     task: Arc<PreparedTask>,
+    slot: &mut Slot,
 ) -> ExecutionRecord {
     let started = Instant::now();
     let trace = TraceContext::new_root();
@@ -48,7 +49,15 @@ pub(crate) async fn run(
     };
     let breaker = shared.breakers.get(&task.key, task.breaker.as_ref());
     let mut delays = task.retry.policy.delays();
-    let mut number = 0u32;
+    // Handed over from an instance that died: its recorded attempts count, and the
+    // retries they used are gone.
+    let mut number = u32::try_from(record.attempts.len()).unwrap_or(u32::MAX);
+    for _ in 1..number {
+        if delays.next_delay(Duration::ZERO, None).is_err() {
+            let error = record.attempts.last().and_then(|a| a.error.clone());
+            return finish(record, Status::Failed, None, error, &task);
+        }
+    }
     loop {
         number += 1;
         if let Some(spec) = &task.limit {
@@ -132,7 +141,7 @@ pub(crate) async fn run(
             .update(masked(record.clone(), &task))
             .await;
         if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+            slot.pause(delay).await;
         }
     }
 }

@@ -456,21 +456,21 @@ impl Client {
                 .await
                 .map_err(|e| error::from_hyper_util(e).with_url(&url))?;
             let status = response.status();
-            if follow_redirects {
-                if let Some(hop) = redirect::next_hop(status, &method, &url, response.headers())? {
-                    if redirects >= self.inner.redirect_limit {
-                        return Err(Error::new(Kind::RedirectLimit).with_url(&url));
-                    }
-                    redirects += 1;
-                    redirect::prepare_headers(&mut headers, &url, &hop.url, hop.keep_body);
-                    if !hop.keep_body {
-                        body = Bytes::new();
-                    }
-                    method = hop.method;
-                    url = hop.url;
-                    // The unread body of the redirect is dropped with `response`.
-                    continue;
+            if follow_redirects
+                && let Some(hop) = redirect::next_hop(status, &method, &url, response.headers())?
+            {
+                if redirects >= self.inner.redirect_limit {
+                    return Err(Error::new(Kind::RedirectLimit).with_url(&url));
                 }
+                redirects += 1;
+                redirect::prepare_headers(&mut headers, &url, &hop.url, hop.keep_body);
+                if !hop.keep_body {
+                    body = Bytes::new();
+                }
+                method = hop.method;
+                url = hop.url;
+                // The unread body of the redirect is dropped with `response`.
+                continue;
             }
             let (parts, incoming) = response.into_parts();
             let mut response_headers = parts.headers;
@@ -527,12 +527,12 @@ impl Client {
             .map_err(builder_error)?;
         *req.headers_mut() = headers.clone();
         req.headers_mut().remove(HOST);
-        if let Some((user, password)) = userinfo {
-            if !req.headers().contains_key(AUTHORIZATION) {
-                let mut value = crate::headers::basic_auth(&user, password.as_deref());
-                value.set_sensitive(true);
-                req.headers_mut().insert(AUTHORIZATION, value);
-            }
+        if let Some((user, password)) = userinfo
+            && !req.headers().contains_key(AUTHORIZATION)
+        {
+            let mut value = crate::headers::basic_auth(&user, password.as_deref());
+            value.set_sensitive(true);
+            req.headers_mut().insert(AUTHORIZATION, value);
         }
         if self.inner.decompress && !req.headers().contains_key(ACCEPT_ENCODING) {
             req.headers_mut().insert(
@@ -540,10 +540,10 @@ impl Client {
                 HeaderValue::from_static(body::ACCEPT_ENCODING),
             );
         }
-        if let Some(agent) = &self.inner.user_agent {
-            if !req.headers().contains_key(USER_AGENT) {
-                req.headers_mut().insert(USER_AGENT, agent.clone());
-            }
+        if let Some(agent) = &self.inner.user_agent
+            && !req.headers().contains_key(USER_AGENT)
+        {
+            req.headers_mut().insert(USER_AGENT, agent.clone());
         }
         Ok(req)
     }

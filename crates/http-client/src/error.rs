@@ -148,17 +148,17 @@ impl fmt::Display for Error {
             write!(f, " ({url})")?;
         }
         // The egress error's own text is generic by design; other sources add detail.
-        if self.kind != Kind::EgressDenied {
-            if let Some(source) = &self.source {
-                // hyper-util's own text ("client error (Connect)") says little: show the
-                // innermost cause ("Connection refused (os error 111)") instead.
-                let source: &(dyn StdError + 'static) = source.as_ref();
-                let mut root = source;
-                while let Some(next) = next_in_chain(root) {
-                    root = next;
-                }
-                write!(f, ": {root}")?;
+        if self.kind != Kind::EgressDenied
+            && let Some(source) = &self.source
+        {
+            // hyper-util's own text ("client error (Connect)") says little: show the
+            // innermost cause ("Connection refused (os error 111)") instead.
+            let source: &(dyn StdError + 'static) = source.as_ref();
+            let mut root = source;
+            while let Some(next) = next_in_chain(root) {
+                root = next;
             }
+            write!(f, ": {root}")?;
         }
         Ok(())
     }

@@ -123,10 +123,10 @@ fn int8(i: i64) -> Value {
 /// A float4 as the shortest decimal that reads back as the same f32 (widening it to f64
 /// first would print `0.1` as `0.10000000149011612`).
 fn float4(f: f32) -> Value {
-    if f.is_finite() {
-        if let Ok(wide) = f.to_string().parse::<f64>() {
-            return float(wide);
-        }
+    if f.is_finite()
+        && let Ok(wide) = f.to_string().parse::<f64>()
+    {
+        return float(wide);
     }
     float(f64::from(f))
 }

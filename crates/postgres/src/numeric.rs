@@ -211,10 +211,10 @@ pub(crate) fn to_json(text: &str) -> Value {
         return Value::String(text.to_owned());
     };
     if d.exponent >= 0 && d.digits.len() as i64 + d.exponent <= 16 {
-        if let Ok(i) = text.split('.').next().unwrap_or(text).parse::<i64>() {
-            if i.unsigned_abs() <= 1 << 53 {
-                return Value::Number(i.into());
-            }
+        if let Ok(i) = text.split('.').next().unwrap_or(text).parse::<i64>()
+            && i.unsigned_abs() <= 1 << 53
+        {
+            return Value::Number(i.into());
         }
         return Value::String(text.to_owned());
     }

@@ -129,10 +129,10 @@ impl<R: Rng> Cursor<R> {
         };
         // The draw above happens even under a hint, so hints do not shift the sequence.
         let delay = hint.map_or(jittered, |hint| hint.min(cap));
-        if let Some(limit) = policy.max_elapsed {
-            if elapsed.saturating_add(delay) > limit {
-                return Err(StopReason::ElapsedLimit);
-            }
+        if let Some(limit) = policy.max_elapsed
+            && elapsed.saturating_add(delay) > limit
+        {
+            return Err(StopReason::ElapsedLimit);
         }
         self.retries += 1;
         Ok(delay)

@@ -139,10 +139,10 @@ impl<C, N, S> Retry<C, N, S> {
                 Ok(delay) => delay,
                 Err(stop) => return RetryOutcome::new(outcome, attempts, stop),
             };
-            if let Some(budget) = &self.budget {
-                if !budget.withdraw() {
-                    return RetryOutcome::new(outcome, attempts, StopReason::BudgetExhausted);
-                }
+            if let Some(budget) = &self.budget
+                && !budget.withdraw()
+            {
+                return RetryOutcome::new(outcome, attempts, StopReason::BudgetExhausted);
             }
             self.notify.notify(attempts, &outcome, delay);
             drop(outcome);

@@ -51,8 +51,29 @@ impl Executor {
     }
 
     pub async fn start_with(options: EngineOptions, server: ServerOptions) -> Self {
-        let api_key = server.api_keys.first().cloned();
         let engine = Engine::in_memory(options).unwrap();
+        Self::serve(engine, server).await
+    }
+
+    /// An instance on Redis (`REDIS_URL`, default 127.0.0.1:6379) under `prefix`.
+    pub async fn start_redis(prefix: &str, options: EngineOptions, lease: Duration) -> Self {
+        let mut redis = flunq_executor::store::RedisOptions::new(redis_url());
+        redis.prefix = prefix.to_owned();
+        redis.lease_timeout = lease;
+        Self::start_on_redis(options, redis).await
+    }
+
+    /// An instance on Redis with these options.
+    pub async fn start_on_redis(
+        options: EngineOptions,
+        redis: flunq_executor::store::RedisOptions,
+    ) -> Self {
+        let engine = Engine::with_redis(options, redis).await.unwrap();
+        Self::serve(engine, ServerOptions::default()).await
+    }
+
+    async fn serve(engine: Engine, server: ServerOptions) -> Self {
+        let api_key = server.api_keys.first().cloned();
         let app = router(engine.clone(), server);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -61,12 +82,7 @@ impl Executor {
         });
         let workers = engine.clone();
         tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
-        let client = Client::builder()
-            .egress_policy(EgressPolicy::from_allowlist("127.0.0.0/8").unwrap())
-            .dial_filter(|a| a.ip().is_loopback())
-            .request_timeout(Duration::from_secs(90))
-            .build()
-            .unwrap();
+        let client = plain_client();
         Self {
             addr,
             engine,
@@ -167,6 +183,46 @@ impl Answer {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+/// A client for the executor that never dials beyond loopback.
+pub fn plain_client() -> Client {
+    Client::builder()
+        .egress_policy(EgressPolicy::from_allowlist("127.0.0.0/8").unwrap())
+        .dial_filter(|a| a.ip().is_loopback())
+        .request_timeout(Duration::from_secs(90))
+        .build()
+        .unwrap()
+}
+
+/// The Redis of the tests: `REDIS_URL`, else the local one. Only loopback is accepted.
+pub fn redis_url() -> String {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    assert!(
+        url.contains("127.0.0.1") || url.contains("localhost") || url.contains("[::1]"),
+        "tests use a Redis on loopback only, not {url}"
+    );
+    url
+}
+
+/// A key prefix of its own for one test.
+pub fn unique_prefix(test: &str) -> String {
+    format!(
+        "flunq-test-{test}-{}",
+        std::process::id() as u64 * 1_000_000 + u64::from(rand_u32() % 1_000_000)
+    )
+}
+
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    );
+    h.finish() as u32
 }
 
 /// Serves `handler` on 127.0.0.1:0 (HTTP/1.1 and HTTP/2).

@@ -113,7 +113,7 @@ pub struct RateLimitInput {
 }
 
 /// A rate-limit algorithm's name.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RateAlgorithm {
     /// GCRA token bucket.

@@ -19,36 +19,35 @@ pub(crate) fn validate_config(input: &ConfigInput) -> Result<(), Invalid> {
         }
         Some(_) => {}
     }
-    if let Some(base) = &input.base_url {
-        if !base.contains("${") {
-            match url::Url::parse(base) {
-                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-                Ok(_) => errors.push("base_url", "must use http or https"),
-                Err(e) => errors.push("base_url", format!("is not a valid URL: {e}")),
-            }
+    if let Some(base) = &input.base_url
+        && !base.contains("${")
+    {
+        match url::Url::parse(base) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+            Ok(_) => errors.push("base_url", "must use http or https"),
+            Err(e) => errors.push("base_url", format!("is not a valid URL: {e}")),
         }
     }
-    if let Some(cb) = &input.circuit_breaker {
-        if let Err((field, message)) = crate::limits::breaker_config(cb) {
-            errors.push(field, message);
-        }
+    if let Some(cb) = &input.circuit_breaker
+        && let Err((field, message)) = crate::limits::breaker_config(cb)
+    {
+        errors.push(field, message);
     }
-    if let Some(rl) = &input.rate_limit {
-        if let Err((field, message)) = crate::limits::limit_spec(rl) {
-            errors.push(field, message);
-        }
+    if let Some(rl) = &input.rate_limit
+        && let Err((field, message)) = crate::limits::limit_spec(rl)
+    {
+        errors.push(field, message);
     }
-    if let Some(timeout) = input.timeout {
-        if timeout.get().is_zero() {
-            errors.push("timeout", "must be greater than zero");
-        }
+    if let Some(timeout) = input.timeout
+        && timeout.get().is_zero()
+    {
+        errors.push("timeout", "must be greater than zero");
     }
-    if let Some(conn) = &input.connection {
-        if !conn.expose().contains("${") {
-            if let Err(e) = flunq_postgres::ConnectionTarget::parse(conn.expose()) {
-                errors.push("connection", e.to_string());
-            }
-        }
+    if let Some(conn) = &input.connection
+        && !conn.expose().contains("${")
+        && let Err(e) = flunq_postgres::ConnectionTarget::parse(conn.expose())
+    {
+        errors.push("connection", e.to_string());
     }
     errors.finish(|| ())
 }
@@ -76,17 +75,17 @@ pub(crate) fn mask_connection(connection: &str) -> String {
 pub(crate) fn keep_masked_secrets(incoming: &mut ConfigInput, stored: &ConfigInput) {
     if let (Some(new), Some(old)) = (incoming.secrets.as_mut(), stored.secrets.as_ref()) {
         for (name, value) in new.iter_mut() {
-            if value.expose() == MASK {
-                if let Some(kept) = old.get(name) {
-                    *value = kept.clone();
-                }
+            if value.expose() == MASK
+                && let Some(kept) = old.get(name)
+            {
+                *value = kept.clone();
             }
         }
     }
-    if let (Some(new), Some(old)) = (incoming.connection.as_mut(), stored.connection.as_ref()) {
-        if new.expose() == MASK || new.expose() == mask_connection(old.expose()) {
-            *new = old.clone();
-        }
+    if let (Some(new), Some(old)) = (incoming.connection.as_mut(), stored.connection.as_ref())
+        && (new.expose() == MASK || new.expose() == mask_connection(old.expose()))
+    {
+        *new = old.clone();
     }
     if let (Some(new), Some(old)) = (incoming.auth.as_mut(), stored.auth.as_ref()) {
         keep_masked_auth(new, old);

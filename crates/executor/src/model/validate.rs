@@ -83,11 +83,11 @@ pub fn prepare(
 
     let auth = input.auth.as_ref().or(cfg.and_then(|c| c.auth.as_ref()));
     let auth = auth.and_then(|a| resolve_auth(a, &mut resolver, &mut errors));
-    if let Some(a) = &auth {
-        if let Err(e) = a.validate() {
-            let field = e.field().map_or_else(|| "auth".to_owned(), str::to_owned);
-            errors.push(field, e.to_string());
-        }
+    if let Some(a) = &auth
+        && let Err(e) = a.validate()
+    {
+        let field = e.field().map_or_else(|| "auth".to_owned(), str::to_owned);
+        errors.push(field, e.to_string());
     }
 
     let idempotency_key = idempotency_key

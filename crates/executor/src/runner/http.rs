@@ -107,14 +107,14 @@ async fn send(call: &HttpCall, ctx: &HttpContext<'_>) -> Result<Response, Failur
             .map_err(|e| transport_failure(&e))?;
         // An OAuth2 token refused by the upstream is dropped from the shared cache and
         // the request sent once more with a fresh one.
-        if response.status().as_u16() == 401 && !retried_after_401 {
-            if let (Some(auth), Some(applied)) = (ctx.auth, applied.as_ref()) {
-                if auth.is_oauth2() {
-                    auth.invalidate(applied);
-                    retried_after_401 = true;
-                    continue;
-                }
-            }
+        if response.status().as_u16() == 401
+            && !retried_after_401
+            && let (Some(auth), Some(applied)) = (ctx.auth, applied.as_ref())
+            && auth.is_oauth2()
+        {
+            auth.invalidate(applied);
+            retried_after_401 = true;
+            continue;
         }
         return Ok(response);
     }

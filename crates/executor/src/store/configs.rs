@@ -28,6 +28,30 @@ impl StoredConfig {
     pub fn name(&self) -> &str {
         self.input.name.as_deref().unwrap_or_default()
     }
+
+    /// The next version of this config with `input`, if `if_match` (when given) names
+    /// this version.
+    pub fn replaced_by(
+        &self,
+        input: ConfigInput,
+        if_match: Option<u64>,
+    ) -> Result<StoredConfig, ConfigStoreError> {
+        if let Some(expected) = if_match
+            && expected != self.version
+        {
+            return Err(ConfigStoreError::VersionMismatch {
+                expected,
+                current: self.version,
+            });
+        }
+        Ok(StoredConfig {
+            id: self.id.clone(),
+            version: self.version + 1,
+            created_at: self.created_at,
+            updated_at: SystemTime::now(),
+            input,
+        })
+    }
 }
 
 /// Why a config store refused a change.
@@ -155,15 +179,8 @@ impl ConfigStore for MemoryConfigStore {
                 .find(id_or_name)
                 .cloned()
                 .ok_or_else(|| ConfigStoreError::NotFound(id_or_name.to_owned()))?;
-            if let Some(expected) = if_match {
-                if expected != current.version {
-                    return Err(ConfigStoreError::VersionMismatch {
-                        expected,
-                        current: current.version,
-                    });
-                }
-            }
-            let new_name = input.name.clone().unwrap_or_default();
+            let replaced = Arc::new(current.replaced_by(input, if_match)?);
+            let new_name = replaced.name().to_owned();
             if new_name != current.name() {
                 if configs.id_by_name.contains_key(&new_name) {
                     return Err(ConfigStoreError::DuplicateName(new_name));
@@ -171,13 +188,6 @@ impl ConfigStore for MemoryConfigStore {
                 configs.id_by_name.remove(current.name());
                 configs.id_by_name.insert(new_name, current.id.clone());
             }
-            let replaced = Arc::new(StoredConfig {
-                id: current.id.clone(),
-                version: current.version + 1,
-                created_at: current.created_at,
-                updated_at: SystemTime::now(),
-                input,
-            });
             configs
                 .by_id
                 .insert(current.id.clone(), Arc::clone(&replaced));

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use super::{BoxFuture, StoreError};
+use super::{BoxFuture, Job, Queue, StoreError};
 use crate::record::{ExecutionRecord, Status};
 
 /// What [`ExecutionStore::insert`] did.
@@ -31,9 +31,31 @@ pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
     fn insert(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<Inserted, StoreError>>;
     /// The record, if known and not expired.
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>>;
+    /// Stores a new record and queues its job, as one step where the store can (Redis:
+    /// one script, so an accepted execution is never left without its job). The default
+    /// inserts, then pushes when the record is new.
+    fn insert_queued<'a>(
+        &'a self,
+        record: ExecutionRecord,
+        job: Job,
+        queue: &'a dyn Queue,
+    ) -> BoxFuture<'a, Result<Inserted, StoreError>> {
+        Box::pin(async move {
+            let inserted = self.insert(record).await?;
+            if matches!(inserted, Inserted::New) {
+                queue.push(job).await?;
+            }
+            Ok(inserted)
+        })
+    }
+    /// Marks a `queued` execution `running` (a `running` one, handed over from an
+    /// instance that died, stays `running`) and returns it; `None` when it is final or
+    /// unknown (cancelled while queued, expired).
+    fn start(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>>;
     /// Replaces a record (attempts, status, result), unless the stored one is already
-    /// final (`succeeded`, `failed`, `cancelled`): final records never change.
-    fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// final (`succeeded`, `failed`, `cancelled`): final records never change. Returns
+    /// whether the record was written.
+    fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Newest first, optionally of one status, after `cursor` (an id).
     fn list(
         &self,
@@ -79,12 +101,11 @@ impl MemoryExecutionStore {
             if now.duration_since(*finished_at).unwrap_or_default() < self.ttl {
                 break;
             }
-            if let Some((_, id)) = inner.finished.pop_front() {
-                if let Some(record) = inner.records.remove(&id) {
-                    if let Some(key) = record.idempotency_key {
-                        inner.idempotency.remove(&key);
-                    }
-                }
+            if let Some((_, id)) = inner.finished.pop_front()
+                && let Some(record) = inner.records.remove(&id)
+                && let Some(key) = record.idempotency_key
+            {
+                inner.idempotency.remove(&key);
             }
         }
     }
@@ -121,7 +142,20 @@ impl ExecutionStore for MemoryExecutionStore {
         Box::pin(async move { Ok(found) })
     }
 
-    fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn start(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>> {
+        let mut inner = self.lock();
+        let started = match inner.records.get_mut(id) {
+            Some(record) if !record.status.is_final() => {
+                record.status = Status::Running;
+                record.started_at.get_or_insert_with(SystemTime::now);
+                Some(record.clone())
+            }
+            _ => None,
+        };
+        Box::pin(async move { Ok(started) })
+    }
+
+    fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<bool, StoreError>> {
         let mut inner = self.lock();
         let was_final = inner
             .records
@@ -129,7 +163,7 @@ impl ExecutionStore for MemoryExecutionStore {
             .is_some_and(|r| r.status.is_final());
         if was_final {
             // A final record never changes: a cancel that won the race stays cancelled.
-            return Box::pin(async { Ok(()) });
+            return Box::pin(async { Ok(false) });
         }
         if record.status.is_final() {
             inner
@@ -137,7 +171,7 @@ impl ExecutionStore for MemoryExecutionStore {
                 .push_back((SystemTime::now(), record.id.clone()));
         }
         inner.records.insert(record.id.clone(), record);
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok(true) })
     }
 
     fn list(

@@ -98,10 +98,10 @@ where
                     let Ok(delay) = cursor.next_delay(policy, elapsed, hint) else {
                         return Poll::Ready(outcome);
                     };
-                    if let Some(budget) = &this.shared.budget {
-                        if !budget.withdraw() {
-                            return Poll::Ready(outcome);
-                        }
+                    if let Some(budget) = &this.shared.budget
+                        && !budget.withdraw()
+                    {
+                        return Poll::Ready(outcome);
                     }
                     if delay.is_zero() {
                         this.state.set(State::Readying);

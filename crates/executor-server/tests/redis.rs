@@ -1,0 +1,612 @@
+//! Several executor instances sharing the real Redis (127.0.0.1:6379, `REDIS_URL`
+//! overrides), each test under a key prefix of its own: shared configs and records,
+//! spread work, idempotency, listing, cancel across instances, a shared rate limit,
+//! dead letters, and `/readyz`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use flunq_http_client::Method;
+use serde_json::json;
+use support::{Executor, json_reply, loopback_options, redis_url, unique_prefix, upstream};
+
+const LEASE: Duration = Duration::from_millis(600);
+
+async fn instances(prefix: &str, n: usize) -> Vec<Executor> {
+    let mut all = Vec::new();
+    for _ in 0..n {
+        all.push(Executor::start_redis(prefix, loopback_options(), LEASE).await);
+    }
+    all
+}
+
+async fn redis() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// Deletes every key of a test's prefix.
+async fn cleanup(prefix: &str) {
+    let mut conn = redis().await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{{{prefix}}}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// An upstream that answers after `delay`, counting calls.
+async fn slow_upstream(delay: Duration) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let addr = upstream(move |_req| {
+        let counter = Arc::clone(&counter);
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(delay).await;
+            json_reply(200, &json!({"ok": true}))
+        }
+    })
+    .await;
+    (addr, calls)
+}
+
+fn finished_count(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("flunq_executions_total{") && l.contains("status=\"succeeded\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_share_configs_and_records_and_spread_the_work() {
+    let prefix = unique_prefix("share");
+    let all = instances(&prefix, 3).await;
+    let (addr, calls) = slow_upstream(Duration::from_millis(150)).await;
+
+    // A config made on one instance is seen, replaced and versioned from the others.
+    let created = all[0]
+        .post(
+            "/api/v1/configs",
+            &json!({"name": "billing", "base_url": format!("http://{addr}"), "secrets": {"token": "canary-5e1f"}})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let seen = all[1].get("/api/v1/configs/billing").await;
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.json["version"], 1);
+    assert_eq!(seen.json["secrets"]["token"], "***");
+    let replaced = all[2]
+        .call(
+            Method::PUT,
+            "/api/v1/configs/billing",
+            Some(&json!({"name": "billing", "base_url": format!("http://{addr}"), "secrets": {"token": "***"}, "retries": 1}).to_string()),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.text);
+    assert_eq!(replaced.json["version"], 2);
+    let stale = all[0]
+        .call(
+            Method::PUT,
+            "/api/v1/configs/billing",
+            Some(&json!({"name": "billing"}).to_string()),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(stale.status, 412, "{}", stale.text);
+    let duplicate = all[1]
+        .post("/api/v1/configs", &json!({"name": "billing"}).to_string())
+        .await;
+    assert_eq!(duplicate.status, 409);
+
+    // Executions submitted to one instance, using the config (and its secret, kept
+    // through the `***` PUT), run on all three.
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        let answer = all[0]
+            .post(
+                "/api/v1/execute",
+                &json!({"type": "http", "config": "billing", "url": "/x?t=${token}"}).to_string(),
+            )
+            .await;
+        assert_eq!(answer.status, 202, "{}", answer.text);
+        ids.push(answer.json["id"].as_str().unwrap().to_owned());
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let record = all[i % 3].until_final(id).await;
+        assert_eq!(record["status"], "succeeded", "{record}");
+        assert!(!record.to_string().contains("canary-5e1f"));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 30, "each execution ran once");
+    let mut ran = Vec::new();
+    for instance in &all {
+        ran.push(finished_count(&instance.get("/metrics").await.text));
+    }
+    assert_eq!(ran.iter().sum::<u64>(), 30, "{ran:?}");
+    assert!(
+        ran.iter().filter(|n| **n > 0).count() >= 2,
+        "the work is spread over the instances: {ran:?}"
+    );
+
+    // The listing is the same from every instance, newest first, with a cursor.
+    let page = all[2]
+        .get("/api/v1/executions?status=succeeded&limit=20")
+        .await;
+    assert_eq!(page.json["items"].as_array().unwrap().len(), 20);
+    let next = page.json["next"].as_str().unwrap().to_owned();
+    let rest = all[1]
+        .get(&format!(
+            "/api/v1/executions?status=succeeded&limit=20&cursor={next}"
+        ))
+        .await;
+    assert_eq!(rest.json["items"].as_array().unwrap().len(), 10);
+    assert!(rest.json["next"].is_null());
+    let listed: Vec<String> = page.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest.json["items"].as_array().unwrap())
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(listed, newest_first);
+    assert!(
+        all[0].get("/api/v1/executions?status=queued").await.json["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Deleted on one, gone everywhere.
+    let deleted = all[1]
+        .call(Method::DELETE, "/api/v1/configs/billing", None, &[])
+        .await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(all[2].get("/api/v1/configs/billing").await.status, 404);
+    cleanup(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_holds_across_instances() {
+    let prefix = unique_prefix("idem");
+    let all = instances(&prefix, 2).await;
+    let (addr, calls) = slow_upstream(Duration::from_millis(10)).await;
+    let task =
+        json!({"type": "http", "method": "POST", "url": format!("http://{addr}/pay")}).to_string();
+    let first = all[0]
+        .call(
+            Method::POST,
+            "/api/v1/execute",
+            Some(&task),
+            &[("idempotency-key", "order-77")],
+        )
+        .await;
+    assert_eq!(first.status, 202);
+    let again = all[1]
+        .call(
+            Method::POST,
+            "/api/v1/execute",
+            Some(&task),
+            &[("idempotency-key", "order-77")],
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json["id"], first.json["id"]);
+    let id = first.json["id"].as_str().unwrap();
+    all[1].until_final(id).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // The key and the record expire together, `EXECUTION_TTL` after the finish.
+    let mut conn = redis().await;
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{{{prefix}}}:idem:order-77"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the idempotency key expires: {ttl}");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{{{prefix}}}:exec:{id}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 0 && ttl <= 24 * 3600 * 1000,
+        "the record expires: {ttl}"
+    );
+    cleanup(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_reaches_the_instance_running_the_execution() {
+    let prefix = unique_prefix("cancel");
+    // Only the first instance runs work: the second one's workers never start.
+    let runner = Executor::start_redis(&prefix, loopback_options(), LEASE).await;
+    let mut redis_options = flunq_executor::store::RedisOptions::new(redis_url());
+    redis_options.prefix = prefix.clone();
+    let other = flunq_executor::Engine::with_redis(loopback_options(), redis_options)
+        .await
+        .unwrap();
+    let open = Arc::new(AtomicUsize::new(0));
+    let gauge = Arc::clone(&open);
+    let addr = upstream(move |_req| {
+        let gauge = Arc::clone(&gauge);
+        async move {
+            // Counts requests in flight; a dropped connection drops this future.
+            struct Open(Arc<AtomicUsize>);
+            impl Drop for Open {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            gauge.fetch_add(1, Ordering::SeqCst);
+            let _open = Open(gauge);
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            json_reply(200, &json!({}))
+        }
+    })
+    .await;
+    let answer = runner
+        .post(
+            "/api/v1/execute",
+            &json!({"type": "http", "url": format!("http://{addr}/slow"), "retries": 0})
+                .to_string(),
+        )
+        .await;
+    let id = answer.json["id"].as_str().unwrap().to_owned();
+    runner.until_status(&id, "running").await;
+    for _ in 0..100 {
+        if open.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(open.load(Ordering::SeqCst), 1);
+    let cancelled_at = Instant::now();
+    let record = other.cancel(&id).await.unwrap();
+    assert_eq!(record.status, flunq_executor::Status::Cancelled);
+    while open.load(Ordering::SeqCst) != 0 {
+        assert!(
+            cancelled_at.elapsed() < Duration::from_secs(1),
+            "the attempt on the other instance was not dropped within a second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let shown = runner.get(&format!("/api/v1/executions/{id}")).await;
+    assert_eq!(shown.json["status"], "cancelled");
+    // Cancelling again: 409 from either instance.
+    let again = runner
+        .post(&format!("/api/v1/executions/{id}/cancel"), "")
+        .await;
+    assert_eq!(again.status, 409);
+    cleanup(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_of_5_per_second_holds_across_two_instances() {
+    let prefix = unique_prefix("limit");
+    let all = instances(&prefix, 2).await;
+    let times = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&times);
+    let addr = upstream(move |_req| {
+        let seen = Arc::clone(&seen);
+        async move {
+            seen.lock().unwrap().push(Instant::now());
+            json_reply(200, &json!({}))
+        }
+    })
+    .await;
+    let config = json!({"name": "limited", "base_url": format!("http://{addr}"),
+        "rate_limit": {"rate": 5, "per": "1s", "burst": 1}});
+    assert_eq!(
+        all[0]
+            .post("/api/v1/configs", &config.to_string())
+            .await
+            .status,
+        201
+    );
+    let task = json!({"type": "http", "config": "limited", "url": "/"}).to_string();
+    // 12 executions submitted to both instances at once.
+    let submits = (0..12).map(|i| {
+        let instance = &all[i % 2];
+        let task = task.clone();
+        async move { instance.post("/api/v1/execute", &task).await }
+    });
+    let answers = futures_join(submits).await;
+    for (i, answer) in answers.iter().enumerate() {
+        let id = answer.json["id"].as_str().unwrap();
+        assert_eq!(all[i % 2].until_final(id).await["status"], "succeeded");
+    }
+    let mut times = times.lock().unwrap().clone();
+    times.sort();
+    assert_eq!(times.len(), 12);
+    // 5/s with a burst of 1: 12 calls take at least 11 intervals of 200 ms. Two
+    // limiters of their own would let both instances go at 5/s each (about 1.2 s).
+    let spread = times[11] - times[0];
+    assert!(
+        spread >= Duration::from_millis(2000),
+        "12 calls in {spread:?}: the limit was not shared"
+    );
+    // No second holds more than 5 calls (plus one at its edge).
+    for (i, t) in times.iter().enumerate() {
+        let within = times[i..]
+            .iter()
+            .filter(|u| **u - *t < Duration::from_secs(1))
+            .count();
+        assert!(within <= 6, "{within} calls within a second");
+    }
+    cleanup(&prefix).await;
+}
+
+async fn futures_join<F: std::future::Future>(all: impl Iterator<Item = F>) -> Vec<F::Output> {
+    futures_util::future::join_all(all).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_lease_runs_out_is_taken_over_and_one_delivered_too_often_is_dead_lettered() {
+    let prefix = unique_prefix("lease");
+    let (addr, calls) = slow_upstream(Duration::from_millis(10)).await;
+    // Submitted through an engine whose workers never run; a "ghost" consumer reads
+    // both jobs and dies without acknowledging them.
+    let mut options = flunq_executor::store::RedisOptions::new(redis_url());
+    options.prefix = prefix.clone();
+    options.lease_timeout = LEASE;
+    options.max_deliveries = 2;
+    options.consumer = "submitter".to_owned();
+    let submitter = flunq_executor::Engine::with_redis(loopback_options(), options.clone())
+        .await
+        .unwrap();
+    let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
+    let once = submitter
+        .submit(task.as_bytes(), None)
+        .await
+        .unwrap()
+        .record
+        .id;
+    let twice = submitter
+        .submit(task.as_bytes(), None)
+        .await
+        .unwrap()
+        .record
+        .id;
+    let mut conn = redis().await;
+    let stream = format!("{{{prefix}}}:queue");
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("workers")
+        .arg("ghost")
+        .arg("COUNT")
+        .arg(10)
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // The second job is delivered once more to the ghost (as if a second instance had
+    // taken it over and died too): two deliveries.
+    let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg(&stream)
+        .arg("workers")
+        .arg("-")
+        .arg("+")
+        .arg(10)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 2);
+    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg(&stream)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let second_entry = entries
+        .iter()
+        .find(|(_, fields)| fields.contains(&twice))
+        .unwrap()
+        .0
+        .clone();
+    let _: redis::Value = redis::cmd("XCLAIM")
+        .arg(&stream)
+        .arg("workers")
+        .arg("ghost")
+        .arg(0)
+        .arg(&second_entry)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    drop(submitter);
+    options.consumer = "live".to_owned();
+
+    // A live instance takes both over after the lease: the first runs, the second has
+    // now been delivered 3 times (> 2) and is dead-lettered.
+    let started = Instant::now();
+    let live = Executor::start_on_redis(loopback_options(), options).await;
+    let first = live.until_final(&once).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    assert!(
+        started.elapsed() >= LEASE / 2,
+        "taken before the lease ran out"
+    );
+    let dead = live.until_final(&twice).await;
+    assert_eq!(dead["status"], "failed", "{dead}");
+    assert_eq!(dead["error"]["kind"], "internal");
+    assert!(
+        dead["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("dead-letter")
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the dead-lettered job made no call"
+    );
+    let dead_letters: usize = redis::cmd("XLEN")
+        .arg(format!("{{{prefix}}}:dead"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(dead_letters, 1);
+    // The queue is empty: both entries are acknowledged and deleted.
+    let left: usize = redis::cmd("XLEN")
+        .arg(&stream)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    cleanup(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_while_redis_is_out_of_reach_and_work_survives_a_restart_with_aof() {
+    let dir = std::env::temp_dir().join(format!("flunq-aof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let start_redis = || {
+        std::process::Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--dir",
+                dir.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed")
+    };
+    let mut server = start_redis();
+    let url = format!("redis://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (addr, calls) = slow_upstream(Duration::from_millis(50)).await;
+    let mut options = loopback_options();
+    options.concurrency = 2;
+    let mut redis_options = flunq_executor::store::RedisOptions::new(url.clone());
+    redis_options.lease_timeout = LEASE;
+    let engine = flunq_executor::Engine::with_redis(options, redis_options)
+        .await
+        .unwrap();
+    let app = flunq_executor_server::router(engine.clone(), Default::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = support::plain_client();
+    let readyz = |client: &flunq_http_client::Client| {
+        let client = client.clone();
+        async move {
+            client
+                .execute(
+                    flunq_http_client::Request::parse(Method::GET, &format!("http://{api}/readyz"))
+                        .unwrap(),
+                )
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(readyz(&client).await, 200);
+
+    // Accepted while no worker runs, then Redis dies (kill -9: AOF with fsync always
+    // has every write).
+    let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(
+            engine
+                .submit(task.as_bytes(), None)
+                .await
+                .unwrap()
+                .record
+                .id,
+        );
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mut saw_503 = false;
+    for _ in 0..40 {
+        if readyz(&client).await == 503 {
+            saw_503 = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(saw_503, "/readyz did not report Redis down");
+    assert!(
+        engine.submit(task.as_bytes(), None).await.is_err(),
+        "no submission is accepted without Redis"
+    );
+
+    // Redis comes back with its data; the instance recovers by itself and runs it all.
+    let mut server = start_redis();
+    let workers = engine.clone();
+    tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
+    let mut ready = false;
+    for _ in 0..100 {
+        if readyz(&client).await == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "/readyz did not recover");
+    for id in &ids {
+        let mut done = None;
+        for _ in 0..200 {
+            if let Ok(Some(r)) = engine.get(id).await
+                && r.status.is_final()
+            {
+                done = Some(r);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let record = done.unwrap_or_else(|| panic!("{id} never finished after the restart"));
+        assert_eq!(record.status, flunq_executor::Status::Succeeded);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 20);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,171 @@
+//! The Lua scripts: each store operation that reads and writes is one atomic script, so
+//! two instances never interleave inside one.
+//!
+//! Records are hashes: `r` the record's JSON, `s` its status (the truth: `start` changes
+//! it without rewriting the JSON), `t` when it started, `k` its idempotency key.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Stores a new record (and queues its job), unless its idempotency key names a live one:
+/// then returns that record's `[r, s, t]`.
+///
+/// KEYS: record, idempotency key (the record's key again when none), index of all,
+/// index of the status, stream. ARGV: record key prefix, id, JSON, idempotency key or
+/// "", `1` to queue, task body, the job's idempotency key or "", status.
+pub(super) static INSERT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if ARGV[4] ~= '' then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then
+    local found = redis.call('HMGET', ARGV[1] .. existing, 'r', 's', 't')
+    if found[1] then return found end
+  end
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'r', ARGV[3], 's', ARGV[8], 'k', ARGV[4])
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
+redis.call('ZADD', KEYS[4], 0, ARGV[2])
+if ARGV[5] == '1' then
+  redis.call('XADD', KEYS[5], '*', 'id', ARGV[2], 'task', ARGV[6], 'key', ARGV[7])
+end
+return false
+",
+    )
+});
+
+/// Marks a queued (or handed-over running) record `running`; returns `[r, s, t]`, or
+/// nil when it is final or gone.
+///
+/// KEYS: record. ARGV: status index prefix, id, now (RFC 3339).
+pub(super) static START: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local s = redis.call('HGET', KEYS[1], 's')
+if not s or s == 'succeeded' or s == 'failed' or s == 'cancelled' then return false end
+if s ~= 'running' then
+  redis.call('HSET', KEYS[1], 's', 'running')
+  redis.call('ZREM', ARGV[1] .. s, ARGV[2])
+  redis.call('ZADD', ARGV[1] .. 'running', 0, ARGV[2])
+end
+redis.call('HSETNX', KEYS[1], 't', ARGV[3])
+return redis.call('HMGET', KEYS[1], 'r', 's', 't')
+",
+    )
+});
+
+/// Replaces a record unless it is final (or gone); a final one starts to expire, with
+/// its idempotency key. Returns 1 when written.
+///
+/// KEYS: record. ARGV: status index prefix, id, status, JSON, TTL in ms, idempotency
+/// key prefix.
+pub(super) static UPDATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local s = redis.call('HGET', KEYS[1], 's')
+if not s or s == 'succeeded' or s == 'failed' or s == 'cancelled' then return 0 end
+redis.call('HSET', KEYS[1], 's', ARGV[3], 'r', ARGV[4])
+if s ~= ARGV[3] then
+  redis.call('ZREM', ARGV[1] .. s, ARGV[2])
+  redis.call('ZADD', ARGV[1] .. ARGV[3], 0, ARGV[2])
+end
+if ARGV[3] == 'succeeded' or ARGV[3] == 'failed' or ARGV[3] == 'cancelled' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  local k = redis.call('HGET', KEYS[1], 'k')
+  if k and k ~= '' then redis.call('PEXPIRE', ARGV[6] .. k, ARGV[5]) end
+end
+return 1
+",
+    )
+});
+
+/// Renews the leases this consumer holds: an entry still pending for it gets its idle
+/// time reset (XCLAIM JUSTID, which does not count a delivery); returns the entries it
+/// no longer holds (claimed by another instance after its lease ran out, or gone).
+///
+/// KEYS: stream. ARGV: group, consumer, entry ids...
+pub(super) static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local lost = {}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+  if #p == 0 or p[1][2] ~= ARGV[2] then
+    table.insert(lost, id)
+  else
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')
+  end
+end
+return lost
+",
+    )
+});
+
+/// Finds a config by id, else by name: its document, or nil.
+///
+/// KEYS: configs, names. ARGV: id or name.
+pub(super) static CONFIG_GET: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local doc = redis.call('HGET', KEYS[1], ARGV[1])
+if doc then return doc end
+local id = redis.call('HGET', KEYS[2], ARGV[1])
+if id then return redis.call('HGET', KEYS[1], id) end
+return false
+",
+    )
+});
+
+/// Creates a config unless its name is taken (0).
+///
+/// KEYS: configs, names, versions. ARGV: id, name, document.
+pub(super) static CONFIG_CREATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[1], 1)
+return 1
+",
+    )
+});
+
+/// Replaces a config if its version is still the one read: 1 done, -1 gone, -2 changed
+/// meanwhile (read again), -3 new name taken.
+///
+/// KEYS: configs, names, versions. ARGV: id, version read, old name, new name, document.
+pub(super) static CONFIG_REPLACE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local v = redis.call('HGET', KEYS[3], ARGV[1])
+if not v then return -1 end
+if v ~= ARGV[2] then return -2 end
+if ARGV[3] ~= ARGV[4] then
+  if redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1 then return -3 end
+  redis.call('HDEL', KEYS[2], ARGV[3])
+  redis.call('HSET', KEYS[2], ARGV[4], ARGV[1])
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[5])
+redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+return 1
+",
+    )
+});
+
+/// Deletes a config: 1 done, 0 already gone.
+///
+/// KEYS: configs, names, versions. ARGV: id, name.
+pub(super) static CONFIG_DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[2], ARGV[2]) end
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+",
+    )
+});
