@@ -611,3 +611,66 @@ async fn shutdown_lets_running_executions_finish() {
     assert_eq!(record["status"], "succeeded");
     assert_eq!(record["result"]["body"], "finished");
 }
+
+#[tokio::test]
+async fn an_execution_waiting_to_retry_does_not_hold_a_worker() {
+    let flaky_calls = counter();
+    let seen = Arc::clone(&flaky_calls);
+    let up = upstream(move |req: hyper::Request<hyper::body::Incoming>| {
+        let seen = Arc::clone(&seen);
+        async move {
+            if req.uri().path() == "/flaky" && seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                return json_reply(503, &json!({"busy": true}));
+            }
+            json_reply(200, &json!({"ok": true}))
+        }
+    })
+    .await;
+    // One worker only.
+    let mut options = support::loopback_options();
+    options.concurrency = 1;
+    let ex = Executor::start_with(options, Default::default()).await;
+    let waiting = ex
+        .post(
+            "/api/v1/execute",
+            &json!({"type": "http", "url": format!("http://{up}/flaky"), "retries": 1,
+                    "retry": {"policy": "fixed", "delay": "2s"}})
+            .to_string(),
+        )
+        .await;
+    let waiting_id = waiting.json["id"].as_str().unwrap().to_owned();
+    // Its first attempt failed; it now waits 2 s for the retry.
+    for _ in 0..200 {
+        if flaky_calls.load(Ordering::SeqCst) == 1
+            && ex
+                .get(&format!("/api/v1/executions/{waiting_id}"))
+                .await
+                .json["attempts"]
+                .as_array()
+                .is_some_and(|a| a.len() == 1)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Another execution runs on the only worker meanwhile.
+    let started = Instant::now();
+    let other = ex
+        .post(
+            "/api/v1/execute?wait=5s",
+            &json!({"type": "http", "url": format!("http://{up}/quick")}).to_string(),
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    assert_eq!(other.json["status"], "succeeded");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "it waited for the retrying execution's slot: {:?}",
+        started.elapsed()
+    );
+    let still = ex.get(&format!("/api/v1/executions/{waiting_id}")).await;
+    assert_eq!(still.json["status"], "running", "still waiting to retry");
+    let done = ex.until_final(&waiting_id).await;
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["attempts"].as_array().unwrap().len(), 2);
+}

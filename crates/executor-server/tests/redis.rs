@@ -66,6 +66,30 @@ async fn slow_upstream(delay: Duration) -> (std::net::SocketAddr, Arc<AtomicUsiz
     (addr, calls)
 }
 
+/// An upstream that holds every request for 30 s; counts the requests in flight (a
+/// dropped connection drops its request's future).
+async fn hanging_upstream() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    struct Open(Arc<AtomicUsize>);
+    impl Drop for Open {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let open = Arc::new(AtomicUsize::new(0));
+    let gauge = Arc::clone(&open);
+    let addr = upstream(move |_req| {
+        let gauge = Arc::clone(&gauge);
+        async move {
+            gauge.fetch_add(1, Ordering::SeqCst);
+            let _open = Open(gauge);
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            json_reply(200, &json!({}))
+        }
+    })
+    .await;
+    (addr, open)
+}
+
 fn finished_count(metrics: &str) -> u64 {
     metrics
         .lines()
@@ -245,25 +269,7 @@ async fn a_cancel_reaches_the_instance_running_the_execution() {
     let other = flunq_executor::Engine::with_redis(loopback_options(), redis_options)
         .await
         .unwrap();
-    let open = Arc::new(AtomicUsize::new(0));
-    let gauge = Arc::clone(&open);
-    let addr = upstream(move |_req| {
-        let gauge = Arc::clone(&gauge);
-        async move {
-            // Counts requests in flight; a dropped connection drops this future.
-            struct Open(Arc<AtomicUsize>);
-            impl Drop for Open {
-                fn drop(&mut self) {
-                    self.0.fetch_sub(1, Ordering::SeqCst);
-                }
-            }
-            gauge.fetch_add(1, Ordering::SeqCst);
-            let _open = Open(gauge);
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            json_reply(200, &json!({}))
-        }
-    })
-    .await;
+    let (addr, open) = hanging_upstream().await;
     let answer = runner
         .post(
             "/api/v1/execute",
@@ -609,4 +615,130 @@ async fn readyz_is_503_while_redis_is_out_of_reach_and_work_survives_a_restart_w
     server.kill().unwrap();
     server.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_loses_a_lease_stops_the_run_and_writes_nothing() {
+    let prefix = unique_prefix("lost");
+    let runner = Executor::start_redis(&prefix, loopback_options(), LEASE).await;
+    let (addr, open) = hanging_upstream().await;
+    let answer = runner
+        .post(
+            "/api/v1/execute",
+            &json!({"type": "http", "url": format!("http://{addr}/slow"), "retries": 0})
+                .to_string(),
+        )
+        .await;
+    let id = answer.json["id"].as_str().unwrap().to_owned();
+    runner.until_status(&id, "running").await;
+    for _ in 0..100 {
+        if open.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(open.load(Ordering::SeqCst), 1);
+    // Another consumer takes the entry over (as after a pause longer than the lease).
+    let mut conn = redis().await;
+    let stream = format!("{{{prefix}}}:queue");
+    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg(&stream)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    let _: redis::Value = redis::cmd("XCLAIM")
+        .arg(&stream)
+        .arg("workers")
+        .arg("thief")
+        .arg(0)
+        .arg(&entries[0].0)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // The next renewal finds it gone: the attempt is dropped, nothing is written.
+    let lost_at = Instant::now();
+    while open.load(Ordering::SeqCst) != 0 {
+        assert!(
+            lost_at.elapsed() < LEASE * 2,
+            "the run went on after its lease was lost"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let record = runner.get(&format!("/api/v1/executions/{id}")).await;
+    assert_eq!(
+        record.json["status"], "running",
+        "left to the new owner: {}",
+        record.text
+    );
+    assert!(record.json["attempts"].as_array().unwrap().is_empty());
+    let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg(&stream)
+        .arg("workers")
+        .arg("-")
+        .arg("+")
+        .arg(10)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].1, "thief", "the entry stays with its new owner");
+    cleanup(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_records_leave_the_listing_index() {
+    let prefix = unique_prefix("sweep");
+    let mut options = loopback_options();
+    options.execution_ttl = Duration::from_millis(300);
+    let instance = Executor::start_redis(&prefix, options, Duration::from_millis(150)).await;
+    let (addr, _) = slow_upstream(Duration::ZERO).await;
+    let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let answer = instance.post("/api/v1/execute?wait=5s", &task).await;
+        assert_eq!(answer.json["status"], "succeeded");
+        ids.push(answer.json["id"].as_str().unwrap().to_owned());
+    }
+    let mut conn = redis().await;
+    let indexed = |conn: &mut redis::aio::MultiplexedConnection| {
+        let mut conn = conn.clone();
+        let prefix = prefix.clone();
+        async move {
+            let all: usize = redis::cmd("ZCARD")
+                .arg(format!("{{{prefix}}}:idx"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let succeeded: usize = redis::cmd("ZCARD")
+                .arg(format!("{{{prefix}}}:idx:succeeded"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            (all, succeeded)
+        }
+    };
+    assert_eq!(indexed(&mut conn).await, (5, 5));
+    let started = Instant::now();
+    while indexed(&mut conn).await != (0, 0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the index still holds expired ids: {:?}",
+            indexed(&mut conn).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for id in &ids {
+        assert_eq!(
+            instance
+                .get(&format!("/api/v1/executions/{id}"))
+                .await
+                .status,
+            404
+        );
+    }
+    cleanup(&prefix).await;
 }

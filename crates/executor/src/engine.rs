@@ -134,6 +134,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     /// Stop signals of running executions: inserted and removed by their worker.
     running: Mutex<HashMap<String, Arc<Running>>>,
+    /// Jobs whose lease was lost before they started here (bounded).
+    lost: Mutex<std::collections::HashSet<String>>,
     /// Finish signals for `wait`: inserted and removed by the waiters (with a count of
     /// waiters per execution), signalled by the worker. Queued executions cost nothing here.
     waiters: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
@@ -266,6 +268,7 @@ impl Engine {
                 limiters: Limiters::new(),
                 metrics: Metrics::new(),
                 running: Mutex::new(HashMap::new()),
+                lost: Mutex::new(std::collections::HashSet::new()),
                 waiters: Mutex::new(HashMap::new()),
                 stopping,
             }),
@@ -568,7 +571,9 @@ impl Engine {
         let mut events = shared.queue.events();
         loop {
             while executions.try_join_next().is_some() {}
-            let permit = tokio::select! {
+            // Wait for a free slot without keeping it: an execution coming back from a
+            // retry wait must be able to take it while no new job arrives.
+            let free = tokio::select! {
                 biased;
                 _ = stopping.wait_for(|s| *s) => break,
                 Some(event) = recv(&mut events) => {
@@ -578,8 +583,9 @@ impl Engine {
                 permit = Arc::clone(&slots).acquire_owned() => permit,
             };
             // The semaphore is never closed; a closed one would mean no more work.
-            let Ok(permit) = permit else { break };
-            let room = 1 + slots.available_permits();
+            let Ok(free) = free else { break };
+            drop(free);
+            let room = slots.available_permits().max(1);
             let jobs = tokio::select! {
                 biased;
                 _ = stopping.wait_for(|s| *s) => break,
@@ -589,14 +595,25 @@ impl Engine {
                 }
                 jobs = shared.queue.pop(room) => jobs,
             };
-            let mut permit = Some(permit);
-            for job in jobs {
-                let permit = match permit.take() {
-                    Some(p) => p,
-                    None => match Arc::clone(&slots).acquire_owned().await {
-                        Ok(p) => p,
-                        Err(_) => break,
-                    },
+            let mut jobs = jobs.into_iter();
+            while let Some(job) = jobs.next() {
+                // Slots go first to executions coming back from a retry wait (the
+                // semaphore is fair); on shutdown, jobs not started go back.
+                let permit = loop {
+                    tokio::select! {
+                        biased;
+                        _ = stopping.wait_for(|s| *s) => break None,
+                        // Cancels and lost leases are served while waiting for a slot.
+                        Some(event) = recv(&mut events) => self.on_event(event),
+                        permit = Arc::clone(&slots).acquire_owned() => break permit.ok(),
+                    }
+                };
+                let Some(permit) = permit else {
+                    shared.queue.release(&job).await;
+                    for job in jobs.by_ref() {
+                        shared.queue.release(&job).await;
+                    }
+                    break;
                 };
                 let engine = self.clone();
                 let slot = Slot {
@@ -643,11 +660,20 @@ impl Engine {
                 self.signal_running(&id, false);
                 self.signal_waiters(&id);
             }
-            QueueEvent::Lost(id) => self.signal_running(&id, true),
+            QueueEvent::Lost(id) => {
+                if !self.signal_running(&id, true) {
+                    // Taken from the queue but not started yet: it must not start here.
+                    let mut lost = self.shared.lost.lock().unwrap_or_else(|p| p.into_inner());
+                    if lost.len() < 10_000 {
+                        lost.insert(id);
+                    }
+                }
+            }
         }
     }
 
-    fn signal_running(&self, id: &str, lost: bool) {
+    /// Stops the execution if it runs here; `false` if it does not.
+    fn signal_running(&self, id: &str, lost: bool) -> bool {
         let signal = {
             let running = self
                 .shared
@@ -656,8 +682,12 @@ impl Engine {
                 .unwrap_or_else(|p| p.into_inner());
             running.get(id).map(Arc::clone)
         };
-        if let Some(signal) = signal {
-            signal.stop(lost);
+        match signal {
+            Some(signal) => {
+                signal.stop(lost);
+                true
+            }
+            None => false,
         }
     }
 
@@ -671,6 +701,16 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(job.id.clone(), Arc::clone(&signal));
+        let lost_before_start = shared
+            .lost
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&job.id);
+        if lost_before_start {
+            // Another instance took it over before it started here.
+            self.finish(&job.id);
+            return;
+        }
         let record = match shared.executions.start(&job.id).await {
             Ok(Some(record)) => record,
             // Cancelled while queued, or expired: nothing to run.
@@ -690,6 +730,13 @@ impl Engine {
         };
         let task = match self.job_task(&job).await {
             Ok(task) => task,
+            Err(SubmitError::Store(e)) => {
+                // The config could not be read now: the job runs later, here or elsewhere.
+                tracing::warn!(execution = %job.id, error = %e, "cannot prepare the task now");
+                shared.queue.release(&job).await;
+                self.finish(&job.id);
+                return;
+            }
             Err(e) => {
                 // Valid when submitted, but no longer (its config was deleted since).
                 let mut failed = record;
@@ -721,7 +768,10 @@ impl Engine {
                 let attempts = finished.attempts.len();
                 let message = finished.error.as_ref().map(|e| e.message.clone());
                 // A cancel that raced the last attempt wins: the record stays cancelled.
-                let written = shared.executions.update(finished).await;
+                let written = shared
+                    .executions
+                    .finish(finished, &job, shared.queue.as_ref())
+                    .await;
                 let shown = match written {
                     Ok(false) => Status::Cancelled,
                     _ => status,
@@ -737,13 +787,10 @@ impl Engine {
                     error = message.as_deref(),
                     "execution finished"
                 );
-                match written {
-                    Ok(_) => shared.queue.ack(&job).await,
-                    // Not written: leave the job to the queue, which hands it out again.
-                    Err(e) => {
-                        tracing::warn!(execution = %job.id, error = %e, "cannot store the result");
-                        shared.queue.release(&job).await;
-                    }
+                if let Err(e) = written {
+                    // Not written: the job goes back to the queue, to run again.
+                    tracing::warn!(execution = %job.id, error = %e, "cannot store the result");
+                    shared.queue.release(&job).await;
                 }
             }
             None if signal.lost.load(Ordering::Acquire) => {

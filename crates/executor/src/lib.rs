@@ -17,8 +17,12 @@
 //!   and record in the breaker → retry decision (`Retry-After`, the safe-method rule,
 //!   `on_status`).
 //! - **State behind traits** ([`store::ExecutionStore`], [`store::ConfigStore`],
-//!   [`store::Queue`]), served from memory here; the Redis scale-out implements the
-//!   same traits.
+//!   [`store::Queue`]), served from memory ([`Engine::in_memory`]) or from Redis
+//!   ([`Engine::with_redis`], [`store::redis`]: any number of instances share the queue,
+//!   the records, the configs and the rate limits; a dead instance's work is taken over
+//!   after its lease runs out).
+//! - **Retry waits hold no worker.** An execution waiting for its next attempt gives its
+//!   slot back; `concurrency` bounds attempts in flight.
 //! - **Secrets never come back.** Values that came from a config's secrets and every
 //!   credential are masked as `***` in records, and in any response body or error
 //!   message that echoes them.

@@ -49,10 +49,17 @@ pub(crate) async fn run(
     };
     let breaker = shared.breakers.get(&task.key, task.breaker.as_ref());
     let mut delays = task.retry.policy.delays();
-    // Handed over from an instance that died: its recorded attempts count, and the
-    // retries they used are gone.
+    // Handed over from an instance that died: its recorded attempts count, and so do
+    // the retries they used (a record with N attempts was written after the N-th retry
+    // was granted) and the time since the execution started (`max_elapsed`).
     let mut number = u32::try_from(record.attempts.len()).unwrap_or(u32::MAX);
-    for _ in 1..number {
+    let started = record
+        .started_at
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .filter(|_| number > 0)
+        .and_then(|ran| Instant::now().checked_sub(ran))
+        .unwrap_or(started);
+    for _ in 0..number {
         if delays.next_delay(Duration::ZERO, None).is_err() {
             let error = record.attempts.last().and_then(|a| a.error.clone());
             return finish(record, Status::Failed, None, error, &task);
@@ -135,11 +142,16 @@ pub(crate) async fn run(
         };
         shared.metrics.retry(task.kind.as_str());
         tracing::debug!(execution = %record.id, delay_ms = delay.as_millis() as u64, "retrying");
-        // Show the attempt so far while waiting.
-        let _ = shared
+        // Show the attempt so far while waiting. A record that became final meanwhile
+        // was cancelled (perhaps from another instance whose signal did not arrive):
+        // no further attempt.
+        if let Ok(false) = shared
             .executions
             .update(masked(record.clone(), &task))
-            .await;
+            .await
+        {
+            return finish(record, Status::Cancelled, None, error, &task);
+        }
         if !delay.is_zero() {
             slot.pause(delay).await;
         }

@@ -56,6 +56,21 @@ pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
     /// final (`succeeded`, `failed`, `cancelled`): final records never change. Returns
     /// whether the record was written.
     fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Writes the final record of a job and tells the queue the job is done, as one step
+    /// where the store can (Redis: one script). The job is acknowledged even when the
+    /// record was already final (a cancel won). Returns whether the record was written.
+    fn finish<'a>(
+        &'a self,
+        record: ExecutionRecord,
+        job: &'a Job,
+        queue: &'a dyn Queue,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let written = self.update(record).await?;
+            queue.ack(job).await;
+            Ok(written)
+        })
+    }
     /// Newest first, optionally of one status, after `cursor` (an id).
     fn list(
         &self,

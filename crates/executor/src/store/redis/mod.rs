@@ -12,6 +12,7 @@
 //! | `{p}:exec:<id>` | hash | `r` record JSON, `s` status, `t` started, `k` idempotency key; expires `EXECUTION_TTL` after it finishes |
 //! | `{p}:idem:<key>` | string | the execution id of an idempotency key; expires with its record |
 //! | `{p}:idx`, `{p}:idx:<status>` | sorted sets (lexical) | ids for the listing, newest last |
+//! | `{p}:expiry` | sorted set | ids of final records by when they expire, to sweep the index |
 //! | `{p}:configs`, `{p}:config-names`, `{p}:config-versions` | hashes | configs by id, ids by name, versions |
 //! | `{p}:cancel` | pub/sub channel | ids of cancelled executions |
 //!
@@ -61,13 +62,18 @@ use crate::record::{ErrorKind, ExecError, ExecutionRecord, Status};
 const GROUP: &str = "workers";
 /// How long the fetcher's `XREADGROUP` blocks before it looks again.
 const BLOCK: Duration = Duration::from_millis(1000);
+/// Entries read at once while any worker waits, even if fewer ask: they wait in this
+/// instance's buffer (their leases renewed) for the next free worker, and go back to
+/// the queue when it shuts down.
+const PREFETCH: usize = 8;
 /// Most entries one read or claim takes.
 const BATCH: usize = 256;
 /// How often `/readyz`'s view of Redis is refreshed.
 const PING_EVERY: Duration = Duration::from_millis(500);
 
-/// Where the Redis backend connects and how its queue behaves.
-#[derive(Debug, Clone)]
+/// Where the Redis backend connects and how its queue behaves. `Debug` hides the
+/// password of the URL.
+#[derive(Clone)]
 pub struct RedisOptions {
     /// `redis://host:port/db` (`rediss://` for TLS is not built in).
     pub url: String,
@@ -83,6 +89,26 @@ pub struct RedisOptions {
     pub max_deliveries: u32,
     /// This instance's consumer name (unique per process).
     pub consumer: String,
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `redis://user:password@host`: everything between `://` and `@` is hidden.
+        let url = match (self.url.find("://"), self.url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}***{}", &self.url[..scheme + 3], &self.url[at..])
+            }
+            _ => self.url.clone(),
+        };
+        f.debug_struct("RedisOptions")
+            .field("url", &url)
+            .field("prefix", &self.prefix)
+            .field("lease_timeout", &self.lease_timeout)
+            .field("execution_ttl", &self.execution_ttl)
+            .field("max_deliveries", &self.max_deliveries)
+            .field("consumer", &self.consumer)
+            .finish()
+    }
 }
 
 impl RedisOptions {
@@ -115,6 +141,7 @@ struct Keys {
     idem: String,
     idx: String,
     idx_status: String,
+    expiry: String,
     configs: String,
     names: String,
     versions: String,
@@ -131,6 +158,7 @@ impl Keys {
             idem: format!("{p}idem:"),
             idx: format!("{p}idx"),
             idx_status: format!("{p}idx:"),
+            expiry: format!("{p}expiry"),
             configs: format!("{p}configs"),
             names: format!("{p}config-names"),
             versions: format!("{p}config-versions"),
@@ -174,6 +202,8 @@ struct Inner {
     /// Entries this consumer holds (buffered or running): entry id → execution id.
     held: Mutex<HashMap<String, String>>,
     healthy: AtomicBool,
+    /// Where the next `XAUTOCLAIM` goes on from.
+    claim_cursor: Mutex<String>,
     /// Set by `close`: jobs read from now on go straight back.
     closed: AtomicBool,
     depth: AtomicUsize,
@@ -207,6 +237,7 @@ impl RedisBackend {
             wanted: Notify::new(),
             held: Mutex::new(HashMap::new()),
             healthy: AtomicBool::new(true),
+            claim_cursor: Mutex::new("0-0".to_owned()),
             closed: AtomicBool::new(false),
             depth: AtomicUsize::new(0),
             events,
@@ -299,10 +330,11 @@ impl Inner {
             .forget_entry(&self.keys.stream, &job.receipt)
             .query_async(&mut self.conn())
             .await;
-        match done {
-            Ok(()) => self.unhold(&job.receipt),
-            // Still held: when this instance stops renewing, another takes it.
-            Err(e) => tracing::warn!(execution = %job.id, error = %e, "cannot hand a job back"),
+        // Not renewed from now on either way: if the hand-back failed, the entry's lease
+        // lapses and any instance (this one too) takes it over after `LEASE_TIMEOUT`.
+        self.unhold(&job.receipt);
+        if let Err(e) = done {
+            tracing::warn!(execution = %job.id, error = %e, "cannot hand a job back: it is taken over when its lease runs out");
         }
     }
 
@@ -324,13 +356,15 @@ impl Inner {
         self.ready.notify_one();
     }
 
-    /// Entries the waiting workers ask for, minus those already buffered.
+    /// Entries to read: while workers wait, what they ask for but at least
+    /// [`PREFETCH`] (fewer round trips under load), minus those already buffered.
     fn wanted(&self) -> usize {
+        let demand = self.demand.load(Ordering::Acquire);
+        if demand == 0 {
+            return 0;
+        }
         let buffered = lock(&self.buffer).len();
-        self.demand
-            .load(Ordering::Acquire)
-            .saturating_sub(buffered)
-            .min(BATCH)
+        demand.max(PREFETCH).saturating_sub(buffered).min(BATCH)
     }
 
     /// Moves a job that will never finish to the dead-letter stream and fails its
@@ -343,6 +377,11 @@ impl Inner {
             .atomic()
             .cmd("XADD")
             .arg(&self.keys.dead)
+            // The dead letters keep the submitted task (credentials in clear): the
+            // newest 10,000 at most.
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(10_000)
             .arg("*")
             .arg("id")
             .arg(&id)
@@ -387,19 +426,41 @@ impl Inner {
     }
 
     async fn write_record(&self, record: &ExecutionRecord) -> Result<bool, StoreError> {
+        self.write_record_acking(record, None).await
+    }
+
+    /// Writes a record; with a receipt, the job's stream entry is acknowledged in the
+    /// same script.
+    async fn write_record_acking(
+        &self,
+        record: &ExecutionRecord,
+        receipt: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let json = serde_json::to_string(record)
             .map_err(|e| StoreError(format!("cannot encode record {}: {e}", record.id)))?;
+        let record_key = self.record_key(&record.id);
+        let stream = match receipt {
+            Some(_) => self.keys.stream.clone(),
+            None => record_key.clone(),
+        };
         let written: i64 = scripts::UPDATE
-            .key(self.record_key(&record.id))
+            .key(record_key)
+            .key(stream)
+            .key(&self.keys.expiry)
             .arg(&self.keys.idx_status)
             .arg(&record.id)
             .arg(record.status.as_str())
             .arg(json)
             .arg(millis(self.options.execution_ttl))
             .arg(&self.keys.idem)
+            .arg(GROUP)
+            .arg(receipt.unwrap_or_default())
             .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
+        if let Some(receipt) = receipt {
+            self.unhold(receipt);
+        }
         Ok(written == 1)
     }
 }
@@ -540,7 +601,6 @@ async fn fetcher(weak: Weak<Inner>) {
 /// Renews this instance's leases, takes over expired ones, refreshes the queue depth,
 /// and sweeps expired ids out of the listing index.
 async fn keeper(weak: Weak<Inner>) {
-    let mut ticks = 0u64;
     loop {
         let every = match weak.upgrade() {
             Some(inner) => (inner.options.lease_timeout / 3).max(Duration::from_millis(50)),
@@ -548,13 +608,10 @@ async fn keeper(weak: Weak<Inner>) {
         };
         tokio::time::sleep(every).await;
         let Some(inner) = weak.upgrade() else { return };
-        ticks += 1;
         renew(&inner).await;
         reclaim(&inner).await;
         refresh_depth(&inner).await;
-        if ticks.is_multiple_of(64) {
-            sweep_index(&inner).await;
-        }
+        sweep_index(&inner).await;
     }
 }
 
@@ -568,6 +625,15 @@ async fn renew(inner: &Inner) {
         }
         let lost: Vec<String> = match call.invoke_async(&mut inner.conn()).await {
             Ok(lost) => lost,
+            Err(e) if e.to_string().contains("NOGROUP") => {
+                // The stream and its group are gone (Redis flushed, or restarted without
+                // persistence): every lease with them. Start over; the runs here go on
+                // and write their records, which may be gone too.
+                tracing::error!("the queue's consumer group is gone: leases lost with it");
+                let _ = inner.ensure_group().await;
+                lock(&inner.held).clear();
+                return;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot renew leases");
                 return;
@@ -588,23 +654,40 @@ async fn reclaim(inner: &Inner) {
     if want == 0 {
         return;
     }
-    let claimed: Result<StreamAutoClaimReply, RedisError> = redis::cmd("XAUTOCLAIM")
-        .arg(&inner.keys.stream)
-        .arg(GROUP)
-        .arg(&inner.options.consumer)
-        .arg(millis(inner.options.lease_timeout))
-        .arg("0-0")
-        .arg("COUNT")
-        .arg(want)
-        .query_async(&mut inner.conn())
-        .await;
-    let claimed = match claimed {
-        Ok(c) => c.claimed,
-        Err(e) => {
-            tracing::debug!(error = %e, "cannot claim expired leases");
-            return;
+    // XAUTOCLAIM looks at COUNT x 10 pending entries per call: go on from its cursor,
+    // within this tick and across ticks, so live leases ahead cannot hide dead ones.
+    let mut claimed = Vec::new();
+    for _ in 0..16 {
+        let cursor = lock(&inner.claim_cursor).clone();
+        let reply: Result<StreamAutoClaimReply, RedisError> = redis::cmd("XAUTOCLAIM")
+            .arg(&inner.keys.stream)
+            .arg(GROUP)
+            .arg(&inner.options.consumer)
+            .arg(millis(inner.options.lease_timeout))
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(want - claimed.len())
+            .query_async(&mut inner.conn())
+            .await;
+        match reply {
+            Ok(reply) => {
+                claimed.extend(reply.claimed);
+                let wrapped = reply.next_stream_id == "0-0";
+                *lock(&inner.claim_cursor) = reply.next_stream_id;
+                if wrapped || claimed.len() >= want {
+                    break;
+                }
+            }
+            Err(e) => {
+                if e.code() == Some("NOGROUP") {
+                    let _ = inner.ensure_group().await;
+                }
+                tracing::debug!(error = %e, "cannot claim expired leases");
+                *lock(&inner.claim_cursor) = "0-0".to_owned();
+                break;
+            }
         }
-    };
+    }
     let mut jobs = Vec::new();
     for entry in claimed {
         let pending: Result<Vec<(String, String, u64, u64)>, RedisError> = redis::cmd("XPENDING")
@@ -663,37 +746,27 @@ async fn refresh_depth(inner: &Inner) {
     }
 }
 
-/// Drops ids of expired records from the oldest end of the listing index.
+/// Drops the ids of expired records from the listing index: each final record is
+/// also in `{p}:expiry`, scored by when it expires.
 async fn sweep_index(inner: &Inner) {
-    let oldest: Vec<String> = match redis::cmd("ZRANGE")
-        .arg(&inner.keys.idx)
-        .arg("-")
-        .arg("+")
-        .arg("BYLEX")
-        .arg("LIMIT")
-        .arg(0)
-        .arg(500)
-        .query_async(&mut inner.conn())
-        .await
-    {
-        Ok(ids) => ids,
-        Err(_) => return,
-    };
-    let mut pipe = redis::pipe();
-    for id in &oldest {
-        pipe.cmd("EXISTS").arg(inner.record_key(id));
+    // At most 50 x 1000 ids per tick; the rest on the next one.
+    for _ in 0..50 {
+        let swept: Result<i64, RedisError> = scripts::SWEEP
+            .key(&inner.keys.expiry)
+            .key(&inner.keys.idx)
+            .arg(&inner.keys.idx_status)
+            .arg(1000)
+            .invoke_async(&mut inner.conn())
+            .await;
+        match swept {
+            Ok(n) if n >= 1000 => continue,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot sweep the listing index");
+                return;
+            }
+        }
     }
-    let exists: Vec<bool> = match pipe.query_async(&mut inner.conn()).await {
-        Ok(e) => e,
-        Err(_) => return,
-    };
-    let gone: Vec<&String> = oldest
-        .iter()
-        .zip(exists)
-        .filter(|(_, e)| !e)
-        .map(|(id, _)| id)
-        .collect();
-    remove_from_index(inner, &gone).await;
 }
 
 async fn remove_from_index(inner: &Inner, ids: &[&String]) {
@@ -945,6 +1018,18 @@ impl ExecutionStore for RedisBackend {
         Box::pin(async move { self.inner.write_record(&record).await })
     }
 
+    fn finish<'a>(
+        &'a self,
+        record: ExecutionRecord,
+        job: &'a Job,
+        _queue: &'a dyn Queue,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let receipt = (!job.receipt.is_empty()).then_some(job.receipt.as_str());
+            self.inner.write_record_acking(&record, receipt).await
+        })
+    }
+
     fn list(
         &self,
         status: Option<Status>,
@@ -1089,8 +1174,15 @@ fn encode_config(c: &StoredConfig) -> Result<String, StoreError> {
 }
 
 fn decode_config(text: &str) -> Result<StoredConfig, StoreError> {
-    let doc: ConfigDoc = serde_json::from_str(text)
-        .map_err(|e| StoreError(format!("unreadable config in Redis: {e}")))?;
+    // The error's position only: its text may quote a value, and configs hold secrets.
+    let doc: ConfigDoc = serde_json::from_str(text).map_err(|e| {
+        StoreError(format!(
+            "unreadable config in Redis ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })?;
     Ok(StoredConfig {
         id: doc.id,
         version: doc.version,

@@ -57,13 +57,19 @@ return redis.call('HMGET', KEYS[1], 'r', 's', 't')
 });
 
 /// Replaces a record unless it is final (or gone); a final one starts to expire, with
-/// its idempotency key. Returns 1 when written.
+/// its idempotency key. With a stream entry given, acknowledges and deletes it whether
+/// or not the record was written (the job is done either way). Returns 1 when written.
 ///
-/// KEYS: record. ARGV: status index prefix, id, status, JSON, TTL in ms, idempotency
-/// key prefix.
+/// KEYS: record, stream (the record again when no entry), expiry index. ARGV: status
+/// index prefix, id, status, JSON, TTL in ms, idempotency key prefix, group, entry id
+/// or "".
 pub(super) static UPDATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
+if ARGV[8] ~= '' then
+  redis.call('XACK', KEYS[2], ARGV[7], ARGV[8])
+  redis.call('XDEL', KEYS[2], ARGV[8])
+end
 local s = redis.call('HGET', KEYS[1], 's')
 if not s or s == 'succeeded' or s == 'failed' or s == 'cancelled' then return 0 end
 redis.call('HSET', KEYS[1], 's', ARGV[3], 'r', ARGV[4])
@@ -73,6 +79,8 @@ if s ~= ARGV[3] then
 end
 if ARGV[3] == 'succeeded' or ARGV[3] == 'failed' or ARGV[3] == 'cancelled' then
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  local now = redis.call('TIME')
+  redis.call('ZADD', KEYS[3], now[1] * 1000 + math.floor(now[2] / 1000) + tonumber(ARGV[5]), ARGV[2])
   local k = redis.call('HGET', KEYS[1], 'k')
   if k and k ~= '' then redis.call('PEXPIRE', ARGV[6] .. k, ARGV[5]) end
 end
@@ -166,6 +174,26 @@ if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[2], ARGV[2]) end
 redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
+",
+    )
+});
+
+/// Removes up to ARGV[2] expired ids from the listing indexes; returns how many.
+///
+/// KEYS: expiry index, index of all. ARGV: status index prefix, batch size.
+pub(super) static SWEEP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local now = redis.call('TIME')
+local ms = now[1] * 1000 + math.floor(now[2] / 1000)
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ms, 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids == 0 then return 0 end
+redis.call('ZREM', KEYS[2], unpack(ids))
+for _, s in ipairs({'queued', 'running', 'succeeded', 'failed', 'cancelled'}) do
+  redis.call('ZREM', ARGV[1] .. s, unpack(ids))
+end
+redis.call('ZREM', KEYS[1], unpack(ids))
+return #ids
 ",
     )
 });
