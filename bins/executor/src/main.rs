@@ -240,6 +240,7 @@ mod tests {
         for var in [
             "PORT",
             "REDIS_URL",
+            "REDIS_PREFIX",
             "DEFAULT_TIMEOUT",
             "MAX_RETRIES",
             "RATE_LIMIT",

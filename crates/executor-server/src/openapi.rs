@@ -54,7 +54,12 @@ pub fn document() -> Value {
                 "GET /api/v1/executions: `limit` 1..1000, default 50; `next` is the cursor of the following page.",
                 "Config responses carry an ETag with the version; If-Match accepts \"3\", W/\"3\" or 3.",
                 "A config's `connection` is shown as \"***\"; a PUT sending \"***\" (or the masked form) keeps the stored one.",
-                "Response headers that carry credentials (Set-Cookie, Authorization...) are left out of `result.headers`."
+                "Response headers that carry credentials (Set-Cookie, Authorization...) are left out of `result.headers`.",
+                "With REDIS_URL, the instance that runs an execution resolves its config when it starts it: a config changed or deleted between submission and start applies (deleted: the execution fails with kind `internal`). In memory, the config is resolved at submission.",
+                "With REDIS_URL, an execution handed over from an instance that died keeps its recorded attempts; the attempt cut off by the death is run again (at least once).",
+                "With REDIS_URL, a job delivered more than 5 times ends `failed` with kind `internal` and goes to the dead-letter stream `{prefix}:dead`.",
+                "With REDIS_URL, /readyz is 503 while Redis does not answer a PING; submissions then fail with 503.",
+                "With REDIS_URL, while Redis is out of reach rate limits fall back to each instance's own limiter with the same quota."
             ]
         },
         "servers": [{"url": "http://localhost:8083"}],
