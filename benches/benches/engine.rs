@@ -8,10 +8,17 @@
 //! - (d) memory per queued execution: RSS growth with 100,000 executions queued behind
 //!   an upstream that never answers.
 //!
+//! With `-- redis`, the Redis mode instead (the real Redis at `REDIS_URL`, default
+//! 127.0.0.1:6379, under a fresh key prefix):
+//!
+//! - (e) asynchronous submission and completion with 1 instance, then with 2 instances
+//!   on the same Redis (both in this process, sharing its cores), and the Redis commands
+//!   one execution costs (from `INFO commandstats`).
+//!
 //! Everything shares the machine's cores: the upstream and the executor on their own
 //! runtimes, the load generator on a third. Run with
 //! `cargo bench -p flunq-benches --bench engine` (`ENGINE_BENCH_SECS` sets the length of
-//! each run, default 5).
+//! each run, default 5), and `cargo bench -p flunq-benches --bench engine -- redis`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -70,8 +77,34 @@ fn engine_options(concurrency: usize) -> EngineOptions {
 }
 
 fn start_executor(rt: &tokio::runtime::Runtime, concurrency: usize) -> (SocketAddr, Engine) {
+    let engine = Engine::in_memory(engine_options(concurrency)).unwrap();
+    serve(rt, engine)
+}
+
+fn redis_url() -> String {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    assert!(
+        url.contains("127.0.0.1") || url.contains("localhost"),
+        "loopback Redis only"
+    );
+    url
+}
+
+fn start_redis_executor(
+    rt: &tokio::runtime::Runtime,
+    concurrency: usize,
+    prefix: &str,
+) -> (SocketAddr, Engine) {
+    let mut redis = flunq_executor::store::RedisOptions::new(redis_url());
+    redis.prefix = prefix.to_owned();
+    let engine = rt
+        .block_on(Engine::with_redis(engine_options(concurrency), redis))
+        .unwrap();
+    serve(rt, engine)
+}
+
+fn serve(rt: &tokio::runtime::Runtime, engine: Engine) -> (SocketAddr, Engine) {
     rt.block_on(async {
-        let engine = Engine::in_memory(engine_options(concurrency)).unwrap();
         let app = router(engine.clone(), ServerOptions::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -169,22 +202,24 @@ fn load(
 /// Submits `n` tasks through the API (`202`), then waits until all have finished.
 fn async_throughput(
     rt: &tokio::runtime::Runtime,
-    executor: SocketAddr,
+    executors: &[SocketAddr],
     engine: &Engine,
     upstream: SocketAddr,
     n: usize,
+    name: &'static str,
 ) -> Report {
     let body: &'static str =
         Box::leak(format!(r#"{{"type":"http","url":"http://{upstream}/"}}"#).into_boxed_str());
     rt.block_on(async move {
         let client: HyperClient<_, Full<Bytes>> =
             HyperClient::builder(TokioExecutor::new()).build(HttpConnector::new());
-        let url = format!("http://{executor}/api/v1/execute");
         let started = Instant::now();
         let per_conn = n / CONNECTIONS;
         let mut tasks = Vec::new();
-        for _ in 0..CONNECTIONS {
-            let (client, url) = (client.clone(), url.clone());
+        for c in 0..CONNECTIONS {
+            let executor = executors[c % executors.len()];
+            let url = format!("http://{executor}/api/v1/execute");
+            let client = client.clone();
             tasks.push(tokio::spawn(async move {
                 let mut ids = Vec::with_capacity(per_conn);
                 for _ in 0..per_conn {
@@ -226,7 +261,7 @@ fn async_throughput(
             elapsed
         );
         Report {
-            name: "(c) async submit + completion",
+            name,
             requests: ids.len() as u64,
             elapsed,
             latencies,
@@ -282,6 +317,10 @@ fn main() {
     let executor_rt = runtime(2);
     let load_rt = runtime(1);
     let upstream = start_upstream(&upstream_rt);
+    if std::env::args().any(|a| a == "redis") {
+        redis_mode(&executor_rt, &load_rt, upstream, full);
+        return;
+    }
     let (executor, engine) = start_executor(&executor_rt, 256);
 
     let direct = load(
@@ -303,12 +342,26 @@ fn main() {
         task,
     );
     let n_async = if full { 40_000 } else { 640 };
-    let asynchronous = async_throughput(&load_rt, executor, &engine, upstream, n_async);
+    let asynchronous = async_throughput(
+        &load_rt,
+        &[executor],
+        &engine,
+        upstream,
+        n_async,
+        "(c) async submit + completion",
+    );
+    table(&[&direct, &sync, &asynchronous]);
+    println!("(b)/(a) = {:.2}", sync.rps() / direct.rps());
+    let n_mem = if full { 100_000 } else { 2_000 };
+    let per = queued_memory(&executor_rt, upstream, n_mem);
+    println!("(d) memory per queued execution: {per:.0} bytes (RSS growth over {n_mem} queued)");
+}
 
+fn table(reports: &[&Report]) {
     println!();
-    println!("| case | requests | per second | p50 | p99 |");
+    println!("| case | executions | per second | p50 | p99 |");
     println!("| --- | ---: | ---: | ---: | ---: |");
-    for r in [&direct, &sync, &asynchronous] {
+    for r in reports {
         println!(
             "| {} | {} | {:.0} | {:.2} ms | {:.2} ms |",
             r.name,
@@ -319,8 +372,90 @@ fn main() {
         );
     }
     println!();
-    println!("(b)/(a) = {:.2}", sync.rps() / direct.rps());
-    let n_mem = if full { 100_000 } else { 2_000 };
-    let per = queued_memory(&executor_rt, upstream, n_mem);
-    println!("(d) memory per queued execution: {per:.0} bytes (RSS growth over {n_mem} queued)");
+}
+
+/// Command counts of the Redis server, by command name.
+fn command_stats(conn: &mut redis::Connection) -> std::collections::BTreeMap<String, u64> {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+    info.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("cmdstat_")?;
+            let (name, stats) = rest.split_once(':')?;
+            let calls = stats
+                .split(',')
+                .next()?
+                .strip_prefix("calls=")?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
+
+/// (e): asynchronous throughput on Redis, 1 then 2 instances, and commands per execution.
+fn redis_mode(
+    executor_rt: &tokio::runtime::Runtime,
+    load_rt: &tokio::runtime::Runtime,
+    upstream: SocketAddr,
+    full: bool,
+) {
+    let n = if full { 40_000 } else { 640 };
+    let mut conn = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let mut reports = Vec::new();
+    let mut per_execution = Vec::new();
+    for (instances, name) in [
+        (1usize, "(e) Redis, 1 instance"),
+        (2, "(e) Redis, 2 instances"),
+    ] {
+        let prefix = format!("flunq-bench-{stamp}-{instances}");
+        let started: Vec<(SocketAddr, Engine)> = (0..instances)
+            .map(|_| start_redis_executor(executor_rt, 256, &prefix))
+            .collect();
+        let addrs: Vec<SocketAddr> = started.iter().map(|(a, _)| *a).collect();
+        let before = command_stats(&mut conn);
+        let report = async_throughput(load_rt, &addrs, &started[0].1, upstream, n, name);
+        let after = command_stats(&mut conn);
+        let mut diff: Vec<(String, f64)> = after
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    (v - before.get(k).copied().unwrap_or(0)) as f64 / n as f64,
+                )
+            })
+            .filter(|(_, v)| *v >= 0.01)
+            .collect();
+        diff.sort_by(|a, b| b.1.total_cmp(&a.1));
+        per_execution.push((name, diff));
+        reports.push(report);
+        for (_, engine) in &started {
+            engine.shutdown();
+        }
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{{{prefix}}}*"))
+            .query(&mut conn)
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL").arg(keys).query(&mut conn).unwrap();
+        }
+    }
+    table(&reports.iter().collect::<Vec<_>>());
+    for (name, diff) in per_execution {
+        let total: f64 = diff.iter().map(|(_, v)| v).sum();
+        let listed: Vec<String> = diff.iter().map(|(k, v)| format!("{k} {v:.2}")).collect();
+        println!(
+            "{name}: {total:.1} Redis commands per execution ({}), counted by INFO commandstats, which also counts the commands scripts run",
+            listed.join(", ")
+        );
+    }
+    println!(
+        "(the `wait` polls of the bench itself are included: one HMGET per 100 ms per waiting execution)"
+    );
 }
