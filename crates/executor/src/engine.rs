@@ -134,8 +134,9 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     /// Stop signals of running executions: inserted and removed by their worker.
     running: Mutex<HashMap<String, Arc<Running>>>,
-    /// Jobs whose lease was lost before they started here (bounded).
-    lost: Mutex<std::collections::HashSet<String>>,
+    /// Stops (cancel, lost lease) that arrived for jobs not running here (yet): a job
+    /// handed out with its record already started checks them before it runs.
+    early: Mutex<EarlyStops>,
     /// Finish signals for `wait`: inserted and removed by the waiters (with a count of
     /// waiters per execution), signalled by the worker. Queued executions cost nothing here.
     waiters: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
@@ -157,6 +158,39 @@ impl Running {
         }
         // A stored permit: the worker sees it even if it has not started waiting.
         self.notify.notify_one();
+    }
+}
+
+/// Ids stopped before they ran here, the most recent [`EarlyStops::CAP`] (cancels are
+/// announced to every instance, so most of them never run here).
+#[derive(Debug, Default)]
+pub(crate) struct EarlyStops {
+    /// Id → whether the lease was lost (else: cancelled).
+    ids: HashMap<String, bool>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl EarlyStops {
+    const CAP: usize = 4096;
+
+    fn insert(&mut self, id: String, lost: bool) {
+        if self.ids.insert(id.clone(), lost).is_none() {
+            self.order.push_back(id);
+            if self.order.len() > Self::CAP
+                && let Some(old) = self.order.pop_front()
+            {
+                self.ids.remove(&old);
+            }
+        }
+    }
+
+    /// `Some(lost)` if a stop arrived for `id`.
+    fn remove(&mut self, id: &str) -> Option<bool> {
+        // The id stays in `order` until it ages out; `ids` is what counts.
+        if self.ids.is_empty() {
+            return None;
+        }
+        self.ids.remove(id)
     }
 }
 
@@ -268,7 +302,7 @@ impl Engine {
                 limiters: Limiters::new(),
                 metrics: Metrics::new(),
                 running: Mutex::new(HashMap::new()),
-                lost: Mutex::new(std::collections::HashSet::new()),
+                early: Mutex::new(EarlyStops::default()),
                 waiters: Mutex::new(HashMap::new()),
                 stopping,
             }),
@@ -319,6 +353,7 @@ impl Engine {
             task: job_task,
             receipt: String::new(),
             deliveries: 0,
+            started: None,
         };
         match shared
             .executions
@@ -657,22 +692,25 @@ impl Engine {
     fn on_event(&self, event: QueueEvent) {
         match event {
             QueueEvent::Cancel(id) => {
-                self.signal_running(&id, false);
                 self.signal_waiters(&id);
+                if !self.signal_running(&id, false) {
+                    self.early().insert(id, false);
+                }
             }
             QueueEvent::Lost(id) => {
+                // Taken from the queue but not started yet: it must not start here.
                 if !self.signal_running(&id, true) {
-                    // Taken from the queue but not started yet: it must not start here.
-                    let mut lost = self.shared.lost.lock().unwrap_or_else(|p| p.into_inner());
-                    if lost.len() < 10_000 {
-                        lost.insert(id);
-                    }
+                    self.early().insert(id, true);
                 }
             }
         }
     }
 
     /// Stops the execution if it runs here; `false` if it does not.
+    fn early(&self) -> std::sync::MutexGuard<'_, EarlyStops> {
+        self.shared.early.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn signal_running(&self, id: &str, lost: bool) -> bool {
         let signal = {
             let running = self
@@ -701,17 +739,22 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(job.id.clone(), Arc::clone(&signal));
-        let lost_before_start = shared
-            .lost
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&job.id);
-        if lost_before_start {
-            // Another instance took it over before it started here.
+        let stopped = self.early().remove(&job.id);
+        if let Some(lost) = stopped {
+            // Cancelled (its record is final: the job is done), or taken over by another
+            // instance (the job is theirs now: leave it), before it started here.
+            if !lost {
+                shared.queue.ack(&job).await;
+            }
             self.finish(&job.id);
             return;
         }
-        let record = match shared.executions.start(&job.id).await {
+        let mut job = job;
+        let started = match job.started.take() {
+            Some(record) => Ok(Some(*record)),
+            None => shared.executions.start(&job.id).await,
+        };
+        let record = match started {
             Ok(Some(record)) => record,
             // Cancelled while queued, or expired: nothing to run.
             Ok(None) => {

@@ -19,6 +19,10 @@ pub struct Job {
     pub receipt: String,
     /// How many times the queue has handed this job out (1 the first time).
     pub deliveries: u32,
+    /// Its record, already marked `running` by the queue when it handed the job out
+    /// (Redis: in the script that read it, saving a round trip); `None`: the engine
+    /// starts it.
+    pub started: Option<Box<crate::record::ExecutionRecord>>,
 }
 
 /// What a job carries: a task prepared in this process, or the submitted task as text

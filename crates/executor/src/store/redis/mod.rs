@@ -519,6 +519,26 @@ fn job_from_entry(entry: &StreamId, deliveries: u32) -> Option<Job> {
         }),
         receipt: entry.id.clone(),
         deliveries,
+        started: None,
+    })
+}
+
+/// One entry of the fetch script: entry id, execution id, task, key, started record.
+type Fetched = (String, String, String, String, Option<Vec<Option<String>>>);
+
+fn job_from_fetched((receipt, id, body, key, started): Fetched) -> Option<Job> {
+    if id.is_empty() || body.is_empty() {
+        return None;
+    }
+    Some(Job {
+        id,
+        task: JobTask::Submitted(SubmittedTask {
+            body,
+            idempotency_key: (!key.is_empty()).then_some(key),
+        }),
+        receipt,
+        deliveries: 1,
+        started: started.and_then(decode_record).map(Box::new),
     })
 }
 
@@ -538,6 +558,35 @@ async fn fetcher(weak: Weak<Inner>) {
                 let _ = tokio::time::timeout(BLOCK, wanted).await;
             }
             continue;
+        }
+        // Under load, entries are there: read them and start their records in one
+        // script. Only when there are none does the fetcher block (below).
+        let fetched: Result<Vec<Fetched>, RedisError> = scripts::FETCH
+            .key(&inner.keys.stream)
+            .arg(GROUP)
+            .arg(&inner.options.consumer)
+            .arg(want)
+            .arg(&inner.keys.exec)
+            .arg(&inner.keys.idx_status)
+            .arg(crate::record::rfc3339::format(SystemTime::now()))
+            .invoke_async(&mut inner.conn())
+            .await;
+        match fetched {
+            Ok(entries) if !entries.is_empty() => {
+                let jobs = entries.into_iter().filter_map(job_from_fetched).collect();
+                inner.buffer_jobs(jobs).await;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if e.to_string().contains("NOGROUP") {
+                    let _ = inner.ensure_group().await;
+                }
+                tracing::debug!(error = %e, "queue fetch failed");
+                drop(inner);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         }
         let connection = match conn.as_mut() {
             Some(c) => c,
