@@ -756,3 +756,57 @@ async fn expired_records_leave_the_listing_index() {
     }
     cleanup(&prefix).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_handed_back_before_any_attempt_is_queued_again() {
+    use flunq_executor::store::Queue;
+    let prefix = unique_prefix("release");
+    let mut options = flunq_executor::store::RedisOptions::new(redis_url());
+    options.prefix = prefix.clone();
+    // An engine whose workers never run, to submit; a bare queue consumer to take.
+    let submitter = flunq_executor::Engine::with_redis(loopback_options(), options.clone())
+        .await
+        .unwrap();
+    options.consumer = "taker".to_owned();
+    let queue = flunq_executor::store::RedisBackend::connect(options)
+        .await
+        .unwrap();
+    let (addr, _) = slow_upstream(Duration::ZERO).await;
+    let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
+    let id = submitter
+        .submit(task.as_bytes(), None)
+        .await
+        .unwrap()
+        .record
+        .id;
+    let jobs = tokio::time::timeout(Duration::from_secs(5), queue.pop(1))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].id, id);
+    let started = jobs[0]
+        .started
+        .as_ref()
+        .expect("started by the fetch script");
+    assert_eq!(started.status, flunq_executor::Status::Running);
+    assert_eq!(
+        submitter.get(&id).await.unwrap().unwrap().status,
+        flunq_executor::Status::Running
+    );
+    queue.release(&jobs[0]).await;
+    let record = submitter.get(&id).await.unwrap().unwrap();
+    assert_eq!(record.status, flunq_executor::Status::Queued);
+    assert!(record.started_at.is_none());
+    let queued = submitter
+        .list(Some(flunq_executor::Status::Queued), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(queued.items.len(), 1, "back in the queued index");
+    // And it is in the stream again, for any instance.
+    let again = tokio::time::timeout(Duration::from_secs(5), queue.pop(1))
+        .await
+        .unwrap();
+    assert_eq!(again[0].id, id);
+    assert_ne!(again[0].receipt, jobs[0].receipt);
+    cleanup(&prefix).await;
+}

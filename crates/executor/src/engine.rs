@@ -161,36 +161,41 @@ impl Running {
     }
 }
 
-/// Ids stopped before they ran here, the most recent [`EarlyStops::CAP`] (cancels are
-/// announced to every instance, so most of them never run here).
+/// Stops that arrived for jobs not running here (yet): cancels by execution id (they are
+/// announced to every instance, so most never run here), lost leases by delivery.
 #[derive(Debug, Default)]
 pub(crate) struct EarlyStops {
-    /// Id → whether the lease was lost (else: cancelled).
-    ids: HashMap<String, bool>,
-    order: std::collections::VecDeque<String>,
+    cancels: Recent,
+    lost: Recent,
 }
 
-impl EarlyStops {
+/// The most recent [`Recent::CAP`] keys.
+#[derive(Debug, Default)]
+struct Recent {
+    /// Key → the insertion number it was last inserted with.
+    keys: HashMap<String, u64>,
+    order: std::collections::VecDeque<(String, u64)>,
+    next: u64,
+}
+
+impl Recent {
     const CAP: usize = 4096;
 
-    fn insert(&mut self, id: String, lost: bool) {
-        if self.ids.insert(id.clone(), lost).is_none() {
-            self.order.push_back(id);
-            if self.order.len() > Self::CAP
-                && let Some(old) = self.order.pop_front()
+    fn insert(&mut self, key: String) {
+        self.next += 1;
+        self.keys.insert(key.clone(), self.next);
+        self.order.push_back((key, self.next));
+        while self.order.len() > Self::CAP {
+            if let Some((old, n)) = self.order.pop_front()
+                && self.keys.get(&old) == Some(&n)
             {
-                self.ids.remove(&old);
+                self.keys.remove(&old);
             }
         }
     }
 
-    /// `Some(lost)` if a stop arrived for `id`.
-    fn remove(&mut self, id: &str) -> Option<bool> {
-        // The id stays in `order` until it ages out; `ids` is what counts.
-        if self.ids.is_empty() {
-            return None;
-        }
-        self.ids.remove(id)
+    fn remove(&mut self, key: &str) -> bool {
+        !self.keys.is_empty() && self.keys.remove(key).is_some()
     }
 }
 
@@ -690,23 +695,28 @@ impl Engine {
     }
 
     fn on_event(&self, event: QueueEvent) {
+        let shared = &self.shared;
+        // The running map's lock is held while the early stops are written, and
+        // `execute` holds it while it registers and reads them: a stop is either seen
+        // by a running execution or recorded before the job looks.
+        let running = shared.running.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             QueueEvent::Cancel(id) => {
+                match running.get(&id) {
+                    Some(signal) => signal.stop(false),
+                    None => self.early().cancels.insert(id.clone()),
+                }
+                drop(running);
                 self.signal_waiters(&id);
-                if !self.signal_running(&id, false) {
-                    self.early().insert(id, false);
-                }
             }
-            QueueEvent::Lost(id) => {
+            QueueEvent::Lost { id, delivery } => match running.get(&id) {
+                Some(signal) => signal.stop(true),
                 // Taken from the queue but not started yet: it must not start here.
-                if !self.signal_running(&id, true) {
-                    self.early().insert(id, true);
-                }
-            }
+                None => self.early().lost.insert(delivery),
+            },
         }
     }
 
-    /// Stops the execution if it runs here; `false` if it does not.
     fn early(&self) -> std::sync::MutexGuard<'_, EarlyStops> {
         self.shared.early.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -734,18 +744,23 @@ impl Engine {
         // Registered before the status is read: a cancel either finds this signal or
         // has already written `cancelled`, which `start` sees.
         let signal = Arc::new(Running::default());
-        shared
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(job.id.clone(), Arc::clone(&signal));
-        let stopped = self.early().remove(&job.id);
-        if let Some(lost) = stopped {
-            // Cancelled (its record is final: the job is done), or taken over by another
-            // instance (the job is theirs now: leave it), before it started here.
-            if !lost {
-                shared.queue.ack(&job).await;
-            }
+        let (cancelled, lost) = {
+            let mut running = shared.running.lock().unwrap_or_else(|p| p.into_inner());
+            running.insert(job.id.clone(), Arc::clone(&signal));
+            let mut early = self.early();
+            (
+                early.cancels.remove(&job.id),
+                !job.receipt.is_empty() && early.lost.remove(&job.delivery()),
+            )
+        };
+        if lost {
+            // Taken over by another instance before it started here: theirs now.
+            self.finish(&job.id);
+            return;
+        }
+        if cancelled {
+            // Its record is final: the job is done.
+            shared.queue.ack(&job).await;
             self.finish(&job.id);
             return;
         }

@@ -25,6 +25,13 @@ pub struct Job {
     pub started: Option<Box<crate::record::ExecutionRecord>>,
 }
 
+impl Job {
+    /// This delivery of the job: its receipt and delivery count.
+    pub fn delivery(&self) -> String {
+        format!("{}#{}", self.receipt, self.deliveries)
+    }
+}
+
 /// What a job carries: a task prepared in this process, or the submitted task as text
 /// for queues that cross processes (the receiving instance prepares it again).
 #[derive(Debug, Clone)]
@@ -51,7 +58,13 @@ pub enum QueueEvent {
     Cancel(String),
     /// This instance lost the job's lease (another instance took it over): stop running
     /// it here and write nothing.
-    Lost(String),
+    Lost {
+        /// The execution's id.
+        id: String,
+        /// Which delivery was lost ([`Job::delivery`]): a later delivery of the same job
+        /// to this instance is not affected.
+        delivery: String,
+    },
 }
 
 /// A FIFO queue of jobs shared by the workers.

@@ -199,8 +199,9 @@ struct Inner {
     /// Jobs the waiting `pop` calls ask for.
     demand: AtomicUsize,
     wanted: Notify,
-    /// Entries this consumer holds (buffered or running): entry id → execution id.
-    held: Mutex<HashMap<String, String>>,
+    /// Entries this consumer holds (buffered or running): entry id → execution id and
+    /// delivery count.
+    held: Mutex<HashMap<String, (String, u32)>>,
     healthy: AtomicBool,
     /// Where the next `XAUTOCLAIM` goes on from.
     claim_cursor: Mutex<String>,
@@ -302,8 +303,8 @@ impl Inner {
         format!("{}{id}", self.keys.exec)
     }
 
-    fn hold(&self, receipt: &str, id: &str) {
-        lock(&self.held).insert(receipt.to_owned(), id.to_owned());
+    fn hold(&self, job: &Job) {
+        lock(&self.held).insert(job.receipt.clone(), (job.id.clone(), job.deliveries));
     }
 
     fn unhold(&self, receipt: &str) {
@@ -315,20 +316,16 @@ impl Inner {
         let JobTask::Submitted(source) = &job.task else {
             return;
         };
-        let done: Result<(), RedisError> = redis::pipe()
-            .atomic()
-            .cmd("XADD")
-            .arg(&self.keys.stream)
-            .arg("*")
-            .arg("id")
+        let done: Result<(), RedisError> = scripts::RELEASE
+            .key(&self.keys.stream)
+            .key(self.record_key(&job.id))
+            .arg(GROUP)
+            .arg(&job.receipt)
             .arg(&job.id)
-            .arg("task")
             .arg(&source.body)
-            .arg("key")
             .arg(source.idempotency_key.as_deref().unwrap_or_default())
-            .ignore()
-            .forget_entry(&self.keys.stream, &job.receipt)
-            .query_async(&mut self.conn())
+            .arg(&self.keys.idx_status)
+            .invoke_async(&mut self.conn())
             .await;
         // Not renewed from now on either way: if the hand-back failed, the entry's lease
         // lapses and any instance (this one too) takes it over after `LEASE_TIMEOUT`.
@@ -350,7 +347,7 @@ impl Inner {
             return;
         }
         for job in &jobs {
-            self.hold(&job.receipt, &job.id);
+            self.hold(job);
         }
         lock(&self.buffer).extend(jobs);
         self.ready.notify_one();
@@ -561,6 +558,9 @@ async fn fetcher(weak: Weak<Inner>) {
         }
         // Under load, entries are there: read them and start their records in one
         // script. Only when there are none does the fetcher block (below).
+        // Records are started only for the jobs workers wait for; the prefetched rest
+        // stay `queued` until a worker starts them.
+        let start = inner.demand.load(Ordering::Acquire).min(want);
         let fetched: Result<Vec<Fetched>, RedisError> = scripts::FETCH
             .key(&inner.keys.stream)
             .arg(GROUP)
@@ -569,6 +569,7 @@ async fn fetcher(weak: Weak<Inner>) {
             .arg(&inner.keys.exec)
             .arg(&inner.keys.idx_status)
             .arg(crate::record::rfc3339::format(SystemTime::now()))
+            .arg(start)
             .invoke_async(&mut inner.conn())
             .await;
         match fetched {
@@ -689,10 +690,19 @@ async fn renew(inner: &Inner) {
             }
         };
         for receipt in lost {
-            let id = lock(&inner.held).remove(&receipt);
-            lock(&inner.buffer).retain(|j| j.receipt != receipt);
-            if let Some(id) = id {
-                let _ = inner.events.send(QueueEvent::Lost(id));
+            let held = lock(&inner.held).remove(&receipt);
+            let mut buffer = lock(&inner.buffer);
+            let buffered = buffer.len();
+            buffer.retain(|j| j.receipt != receipt);
+            let was_buffered = buffer.len() != buffered;
+            drop(buffer);
+            // A job still in the buffer is simply dropped; one handed to the engine is
+            // stopped there.
+            if let (Some((id, deliveries)), false) = (held, was_buffered) {
+                let _ = inner.events.send(QueueEvent::Lost {
+                    id,
+                    delivery: format!("{receipt}#{deliveries}"),
+                });
             }
         }
     }

@@ -66,7 +66,7 @@ pub(super) static START: LazyLock<Script> = LazyLock::new(|| {
 /// `[entry id, execution id, task, idempotency key, [r, s, t] or nil]`.
 ///
 /// KEYS: stream. ARGV: group, consumer, count, record key prefix, status index prefix,
-/// now (RFC 3339).
+/// now (RFC 3339), how many of the entries to start (the rest come back with nil).
 pub(super) static FETCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{START_RECORD}\n{}",
@@ -80,7 +80,7 @@ for _, entry in ipairs(read[1][2]) do
   for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
   local id = f['id'] or ''
   local started = false
-  if id ~= '' then started = start_record(ARGV[4] .. id, id, ARGV[5], ARGV[6]) end
+  if id ~= '' and #out < tonumber(ARGV[7]) then started = start_record(ARGV[4] .. id, id, ARGV[5], ARGV[6]) end
   table.insert(out, {entry[1], id, f['task'] or '', f['key'] or '', started})
 end
 return out
@@ -227,5 +227,30 @@ end
 redis.call('ZREM', KEYS[1], unpack(ids))
 return #ids
 ",
+    )
+});
+
+/// Hands a job back: queues it again as a new entry and forgets the old one; a record
+/// that was started but has no attempt yet goes back to `queued`.
+///
+/// KEYS: stream, record. ARGV: group, old entry id, execution id, task, idempotency key
+/// or "", status index prefix.
+pub(super) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+redis.call('XADD', KEYS[1], '*', 'id', ARGV[3], 'task', ARGV[4], 'key', ARGV[5])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if redis.call('HGET', KEYS[2], 's') == 'running' then
+  local r = redis.call('HGET', KEYS[2], 'r')
+  if r and string.find(r, '"attempts":[]', 1, true) then
+    redis.call('HSET', KEYS[2], 's', 'queued')
+    redis.call('HDEL', KEYS[2], 't')
+    redis.call('ZREM', ARGV[6] .. 'running', ARGV[3])
+    redis.call('ZADD', ARGV[6] .. 'queued', 0, ARGV[3])
+  end
+end
+return 1
+"#,
     )
 });
