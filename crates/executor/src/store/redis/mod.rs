@@ -17,16 +17,21 @@
 //! | `{p}:cancel` | pub/sub channel | ids of cancelled executions |
 //!
 //! # The queue and its leases
-//! Each instance is a consumer of the group. A fetcher reads new entries with
-//! `XREADGROUP ... BLOCK` on a connection of its own, only as many as the workers waiting
-//! for a job ask for. An entry read is pending for this consumer: that is its lease. A
+//! Each instance is a consumer of the group. While workers wait for jobs, a fetcher runs
+//! a script that reads new entries (`XREADGROUP` without blocking, as many as the
+//! waiting workers ask for, at least 8) and marks the records of those the workers take
+//! `running`, in one round trip; only when the stream is empty does it block in
+//! `XREADGROUP ... BLOCK` on a connection of its own. An entry read is pending for this
+//! consumer: that is its lease. A
 //! keeper task renews the leases of the entries it holds every third of `LEASE_TIMEOUT`
 //! (a script: `XCLAIM ... JUSTID` for entries still pending for this consumer, which
 //! resets their idle time without counting a delivery). When an instance dies, its
 //! entries' idle time grows; after `LEASE_TIMEOUT` another instance's keeper takes them
 //! with `XAUTOCLAIM` (which counts a delivery) and runs them. An entry delivered more than
 //! `max_deliveries` times goes to the dead-letter stream and its execution fails with
-//! kind `internal`. A job is acknowledged (`XACK` + `XDEL`) once its record is final.
+//! kind `internal`. A job is acknowledged (`XACK` + `XDEL`) in the script that writes its
+//! final record. A job handed back (shutdown, a store error) is queued again as a new
+//! entry, and its record goes back to `queued` if no attempt was made.
 //!
 //! # At least once
 //! An upstream call is made twice only when an instance stops renewing a lease while the
