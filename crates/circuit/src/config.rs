@@ -177,6 +177,25 @@ pub enum ConfigError {
     NoTripCondition,
 }
 
+impl ConfigError {
+    /// The setting at fault, by its builder name (`failure_rate`, `window`,
+    /// `minimum_calls`...); `None` when no single setting is (no trip condition).
+    pub fn field(&self) -> Option<&'static str> {
+        Some(match self {
+            ConfigError::RateOutOfRange { field, .. } => field,
+            ConfigError::WindowSize(_) | ConfigError::WindowTime { .. } => "window",
+            ConfigError::ZeroMinimumCalls => "minimum_calls",
+            ConfigError::ZeroHalfOpenCalls => "half_open_calls",
+            ConfigError::ZeroConsecutiveFailures => "consecutive_failures",
+            ConfigError::ZeroSlowCallDuration => "slow_call_duration",
+            ConfigError::ZeroOpenDuration => "open_for",
+            ConfigError::OpenMultiplier(_) => "open_multiplier",
+            ConfigError::MaxOpenBelowBase { .. } => "max_open_for",
+            ConfigError::NoTripCondition => return None,
+        })
+    }
+}
+
 impl Config {
     /// A builder starting from the defaults.
     pub fn builder() -> ConfigBuilder {
@@ -362,6 +381,31 @@ impl ConfigBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_name_the_setting_at_fault() {
+        let field = |b: ConfigBuilder| b.build().unwrap_err().field();
+        assert_eq!(
+            field(Config::builder().failure_rate(1.5)),
+            Some("failure_rate")
+        );
+        assert_eq!(
+            field(Config::builder().minimum_calls(0)),
+            Some("minimum_calls")
+        );
+        assert_eq!(
+            field(Config::builder().half_open_calls(0)),
+            Some("half_open_calls")
+        );
+        assert_eq!(
+            field(Config::builder().window(SlidingWindow::calls(0))),
+            Some("window")
+        );
+        assert_eq!(
+            field(Config::builder().open_for(Duration::ZERO)),
+            Some("open_for")
+        );
+    }
 
     #[test]
     fn defaults_are_valid() {

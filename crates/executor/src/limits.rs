@@ -56,22 +56,10 @@ pub fn breaker_config(input: &CircuitInput) -> Result<BreakerConfig, (String, St
         b = b.consecutive_failures(n);
     }
     b.build().map_err(|e| {
-        let text = e.to_string();
-        let field = [
-            "failure_rate",
-            "minimum_calls",
-            "half_open_calls",
-            "consecutive_failures",
-            "slow_call",
-            "open_for",
-            "window",
-        ]
-        .iter()
-        .find(|f| text.contains(*f))
-        .map_or("circuit_breaker".to_owned(), |f| {
+        let field = e.field().map_or("circuit_breaker".to_owned(), |f| {
             format!("circuit_breaker.{f}")
         });
-        (field, text)
+        (field, e.to_string())
     })
 }
 
