@@ -810,3 +810,39 @@ async fn a_job_handed_back_before_any_attempt_is_queued_again() {
     assert_ne!(again[0].receipt, jobs[0].receipt);
     cleanup(&prefix).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_on_one_instance_returns_as_soon_as_another_finishes_the_execution() {
+    let prefix = unique_prefix("wait");
+    // The runner runs the work; the other instance only accepts and waits.
+    let _runner = Executor::start_redis(&prefix, loopback_options(), LEASE).await;
+    let mut options = flunq_executor::store::RedisOptions::new(redis_url());
+    options.prefix = prefix.clone();
+    let front = flunq_executor::Engine::with_redis(loopback_options(), options)
+        .await
+        .unwrap();
+    let (addr, calls) = slow_upstream(Duration::from_millis(300)).await;
+    let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
+    for _ in 0..3 {
+        let id = front.submit(task.as_bytes(), None).await.unwrap().record.id;
+        let started = Instant::now();
+        let record = front
+            .wait(&id, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(record.status, flunq_executor::Status::Succeeded);
+        // The finish is announced: no waiting for the next read (1 s apart).
+        assert!(took < Duration::from_millis(800), "the wait took {took:?}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let mut conn = redis().await;
+    let left: usize = redis::cmd("ZCARD")
+        .arg(format!("{{{prefix}}}:waiting"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "announced waits are forgotten");
+    cleanup(&prefix).await;
+}

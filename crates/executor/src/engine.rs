@@ -29,8 +29,9 @@ use crate::store::{
     StoreError, StoredConfig, SubmittedTask,
 };
 
-/// How often `wait` reads the record again when another instance may run it.
-const SHARED_WAIT_POLL: Duration = Duration::from_millis(100);
+/// How often `wait` reads the record again when another instance may run it (its
+/// finish is announced; this is the fallback).
+const SHARED_WAIT_POLL: Duration = Duration::from_secs(1);
 
 /// The engine's settings (the server reads them from the environment).
 #[derive(Clone)]
@@ -137,6 +138,8 @@ pub(crate) struct Shared {
     /// Stops (cancel, lost lease) that arrived for jobs not running here (yet): a job
     /// handed out with its record already started checks them before it runs.
     early: Mutex<EarlyStops>,
+    /// The queue's events, until [`Engine::listen`] takes them.
+    events: Mutex<Option<mpsc::UnboundedReceiver<QueueEvent>>>,
     /// Finish signals for `wait`: inserted and removed by the waiters (with a count of
     /// waiters per execution), signalled by the worker. Queued executions cost nothing here.
     waiters: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
@@ -217,20 +220,6 @@ impl Slot {
     }
 }
 
-/// The next queue event, or never when the queue has none.
-async fn recv(events: &mut Option<mpsc::UnboundedReceiver<QueueEvent>>) -> Option<QueueEvent> {
-    match events {
-        Some(rx) => match rx.recv().await {
-            Some(event) => Some(event),
-            None => {
-                *events = None;
-                std::future::pending().await
-            }
-        },
-        None => std::future::pending().await,
-    }
-}
-
 /// The executor engine. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -294,7 +283,8 @@ impl Engine {
             ..DatabaseOptions::default()
         });
         let (stopping, _) = watch::channel(false);
-        Ok(Self {
+        let events = queue.events();
+        let engine = Self {
             shared: Arc::new(Shared {
                 options,
                 executions,
@@ -308,10 +298,13 @@ impl Engine {
                 metrics: Metrics::new(),
                 running: Mutex::new(HashMap::new()),
                 early: Mutex::new(EarlyStops::default()),
+                events: Mutex::new(events),
                 waiters: Mutex::new(HashMap::new()),
                 stopping,
             }),
-        })
+        };
+        engine.listen();
+        Ok(engine)
     }
 
     /// The egress policy in force.
@@ -449,8 +442,13 @@ impl Engine {
             entry.1 += 1;
             Arc::clone(&entry.0)
         };
+        let shared_queue = self.shared.queue.carries_source();
         let result = async {
             let deadline = tokio::time::Instant::now() + limit;
+            if shared_queue {
+                // Another instance may run it: have its finish announced here.
+                self.shared.queue.watch_finish(id, limit).await;
+            }
             loop {
                 // Enabled before the record is read: a finish between the read and the
                 // wait still wakes it.
@@ -462,9 +460,10 @@ impl Engine {
                     Some(r) if !r.status.is_final() => {}
                     _ => return Ok(record),
                 }
-                // A shared queue may run it on another instance, whose finish does not
-                // signal here: read again now and then.
-                let until = if self.shared.queue.carries_source() {
+                // With a shared queue, the finish is announced (see `watch_finish`);
+                // the record is read again now and then in case an announcement was
+                // lost (a reconnecting listener).
+                let until = if shared_queue {
                     deadline.min(tokio::time::Instant::now() + SHARED_WAIT_POLL)
                 } else {
                     deadline
@@ -605,10 +604,10 @@ impl Engine {
     /// attempts in flight, not executions waiting to retry.
     pub async fn run(&self, grace: Duration) {
         let shared = &self.shared;
+        self.listen();
         let slots = Arc::new(Semaphore::new(shared.options.concurrency.max(1)));
         let mut executions = JoinSet::new();
         let mut stopping = shared.stopping.subscribe();
-        let mut events = shared.queue.events();
         loop {
             while executions.try_join_next().is_some() {}
             // Wait for a free slot without keeping it: an execution coming back from a
@@ -616,10 +615,6 @@ impl Engine {
             let free = tokio::select! {
                 biased;
                 _ = stopping.wait_for(|s| *s) => break,
-                Some(event) = recv(&mut events) => {
-                    self.on_event(event);
-                    continue;
-                }
                 permit = Arc::clone(&slots).acquire_owned() => permit,
             };
             // The semaphore is never closed; a closed one would mean no more work.
@@ -629,24 +624,16 @@ impl Engine {
             let jobs = tokio::select! {
                 biased;
                 _ = stopping.wait_for(|s| *s) => break,
-                Some(event) = recv(&mut events) => {
-                    self.on_event(event);
-                    continue;
-                }
                 jobs = shared.queue.pop(room) => jobs,
             };
             let mut jobs = jobs.into_iter();
             while let Some(job) = jobs.next() {
                 // Slots go first to executions coming back from a retry wait (the
                 // semaphore is fair); on shutdown, jobs not started go back.
-                let permit = loop {
-                    tokio::select! {
-                        biased;
-                        _ = stopping.wait_for(|s| *s) => break None,
-                        // Cancels and lost leases are served while waiting for a slot.
-                        Some(event) = recv(&mut events) => self.on_event(event),
-                        permit = Arc::clone(&slots).acquire_owned() => break permit.ok(),
-                    }
+                let permit = tokio::select! {
+                    biased;
+                    _ = stopping.wait_for(|s| *s) => None,
+                    permit = Arc::clone(&slots).acquire_owned() => permit.ok(),
                 };
                 let Some(permit) = permit else {
                     shared.queue.release(&job).await;
@@ -665,15 +652,9 @@ impl Engine {
         }
         // Jobs taken but not started go back for other instances.
         shared.queue.close().await;
-        // No new job is taken; running executions get `grace` to finish, and queue
-        // events (cancels) are still served meanwhile.
+        // No new job is taken; running executions get `grace` to finish.
         let drained = tokio::time::timeout(grace, async {
-            loop {
-                tokio::select! {
-                    joined = executions.join_next() => if joined.is_none() { break },
-                    Some(event) = recv(&mut events) => self.on_event(event),
-                }
-            }
+            while executions.join_next().await.is_some() {}
         })
         .await;
         if drained.is_err() {
@@ -686,6 +667,32 @@ impl Engine {
             }
             while executions.join_next().await.is_some() {}
         }
+    }
+
+    /// Serves the queue's events (cancels from other instances, lost leases, finishes
+    /// waited for) on a task of their own, from the first call on (the engine's
+    /// constructor when it runs inside a tokio runtime, else [`run`](Self::run)). The
+    /// task holds no engine alive: it ends when the engine is dropped.
+    fn listen(&self) {
+        let events = self
+            .shared
+            .events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(mut events) = events else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime here: put it back for `run`.
+            *self.shared.events.lock().unwrap_or_else(|p| p.into_inner()) = Some(events);
+            return;
+        };
+        let weak = Arc::downgrade(&self.shared);
+        runtime.spawn(async move {
+            while let Some(event) = events.recv().await {
+                let Some(shared) = weak.upgrade() else { return };
+                Engine { shared }.on_event(event);
+            }
+        });
     }
 
     /// Stops taking work: submissions get [`SubmitError::ShuttingDown`], workers take
@@ -706,6 +713,10 @@ impl Engine {
                     Some(signal) => signal.stop(false),
                     None => self.early().cancels.insert(id.clone()),
                 }
+                drop(running);
+                self.signal_waiters(&id);
+            }
+            QueueEvent::Finished(id) => {
                 drop(running);
                 self.signal_waiters(&id);
             }

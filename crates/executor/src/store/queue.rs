@@ -56,6 +56,8 @@ pub struct SubmittedTask {
 pub enum QueueEvent {
     /// A cancel arrived (perhaps from another instance): stop this execution now.
     Cancel(String),
+    /// An execution that a caller waits for here finished (perhaps on another instance).
+    Finished(String),
     /// This instance lost the job's lease (another instance took it over): stop running
     /// it here and write nothing.
     Lost {
@@ -96,6 +98,13 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// Whether the queue's store answers (Redis reachable); `/readyz` says 503 when not.
     fn is_healthy(&self) -> bool {
         true
+    }
+    /// Asks to hear (as [`QueueEvent::Finished`]) when `id` finishes on any instance
+    /// `within` the time a caller waits on this one. Call it before reading the record: a
+    /// finish after the call is announced.
+    fn watch_finish(&self, id: &str, within: std::time::Duration) -> BoxFuture<'_, ()> {
+        let _ = (id, within);
+        Box::pin(std::future::ready(()))
     }
     /// Tells every instance that `id` was cancelled.
     fn announce_cancel(&self, id: &str) -> BoxFuture<'_, ()> {

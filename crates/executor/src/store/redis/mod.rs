@@ -15,6 +15,7 @@
 //! | `{p}:expiry` | sorted set | ids of final records by when they expire, to sweep the index |
 //! | `{p}:configs`, `{p}:config-names`, `{p}:config-versions` | hashes | configs by id, ids by name, versions |
 //! | `{p}:cancel` | pub/sub channel | ids of cancelled executions |
+//! | `{p}:waiting`, `{p}:finished` | sorted set, pub/sub channel | ids a caller waits for (`?wait=`) by when the wait ends, announced on the channel when they finish |
 //!
 //! # The queue and its leases
 //! Each instance is a consumer of the group. While workers wait for jobs, a fetcher runs
@@ -151,6 +152,8 @@ struct Keys {
     names: String,
     versions: String,
     cancel: String,
+    finished: String,
+    waiting: String,
 }
 
 impl Keys {
@@ -168,6 +171,8 @@ impl Keys {
             names: format!("{p}config-names"),
             versions: format!("{p}config-versions"),
             cancel: format!("{p}cancel"),
+            finished: format!("{p}finished"),
+            waiting: format!("{p}waiting"),
         }
     }
 }
@@ -449,6 +454,7 @@ impl Inner {
             .key(record_key)
             .key(stream)
             .key(&self.keys.expiry)
+            .key(&self.keys.waiting)
             .arg(&self.keys.idx_status)
             .arg(&record.id)
             .arg(record.status.as_str())
@@ -457,6 +463,7 @@ impl Inner {
             .arg(&self.keys.idem)
             .arg(GROUP)
             .arg(receipt.unwrap_or_default())
+            .arg(&self.keys.finished)
             .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
@@ -818,6 +825,7 @@ async fn sweep_index(inner: &Inner) {
         let swept: Result<i64, RedisError> = scripts::SWEEP
             .key(&inner.keys.expiry)
             .key(&inner.keys.idx)
+            .key(&inner.keys.waiting)
             .arg(&inner.keys.idx_status)
             .arg(1000)
             .invoke_async(&mut inner.conn())
@@ -873,23 +881,31 @@ async fn health(weak: Weak<Inner>) {
     }
 }
 
-/// Passes cancels announced by any instance to this one's engine.
+/// Passes cancels, and finishes of executions waited for, announced by any instance to
+/// this one's engine.
 async fn cancels(weak: Weak<Inner>) {
     use futures_util::StreamExt;
     loop {
         let Some(inner) = weak.upgrade() else { return };
         let client = inner.client.clone();
-        let channel = inner.keys.cancel.clone();
+        let cancel = inner.keys.cancel.clone();
+        let finished = inner.keys.finished.clone();
         let events = inner.events.clone();
         drop(inner);
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => {
-                if pubsub.subscribe(&channel).await.is_ok() {
+                if pubsub.subscribe(&[&cancel, &finished]).await.is_ok() {
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
-                        if let Ok(id) = message.get_payload::<String>()
-                            && events.send(QueueEvent::Cancel(id)).is_err()
-                        {
+                        let Ok(id) = message.get_payload::<String>() else {
+                            continue;
+                        };
+                        let event = if message.get_channel_name() == finished {
+                            QueueEvent::Finished(id)
+                        } else {
+                            QueueEvent::Cancel(id)
+                        };
+                        if events.send(event).is_err() {
                             return;
                         }
                     }
@@ -995,6 +1011,24 @@ impl Queue for RedisBackend {
 
     fn is_healthy(&self) -> bool {
         self.inner.healthy.load(Ordering::Acquire)
+    }
+
+    fn watch_finish(&self, id: &str, within: Duration) -> BoxFuture<'_, ()> {
+        let id = id.to_owned();
+        Box::pin(async move {
+            // Scored by when the wait is over (a little later: clocks differ); swept then.
+            let until = epoch_ms(SystemTime::now() + within + Duration::from_secs(5));
+            let added: Result<i64, RedisError> = redis::cmd("ZADD")
+                .arg(&self.inner.keys.waiting)
+                .arg("GT")
+                .arg(until)
+                .arg(&id)
+                .query_async(&mut self.inner.conn())
+                .await;
+            if let Err(e) = added {
+                tracing::debug!(execution = %id, error = %e, "cannot watch for a finish");
+            }
+        })
     }
 
     fn announce_cancel(&self, id: &str) -> BoxFuture<'_, ()> {

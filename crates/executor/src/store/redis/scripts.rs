@@ -92,9 +92,12 @@ return out
 /// its idempotency key. With a stream entry given, acknowledges and deletes it whether
 /// or not the record was written (the job is done either way). Returns 1 when written.
 ///
-/// KEYS: record, stream (the record again when no entry), expiry index. ARGV: status
-/// index prefix, id, status, JSON, TTL in ms, idempotency key prefix, group, entry id
-/// or "".
+/// A final record is announced on the `finished` channel when a caller waits for it
+/// (its id is in the `waiting` sorted set, scored by when the wait ends).
+///
+/// KEYS: record, stream (the record again when no entry), expiry index, waiting set.
+/// ARGV: status index prefix, id, status, JSON, TTL in ms, idempotency key prefix, group,
+/// entry id or "", finished channel.
 pub(super) static UPDATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -113,6 +116,7 @@ if ARGV[3] == 'succeeded' or ARGV[3] == 'failed' or ARGV[3] == 'cancelled' then
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
   local now = redis.call('TIME')
   redis.call('ZADD', KEYS[3], now[1] * 1000 + math.floor(now[2] / 1000) + tonumber(ARGV[5]), ARGV[2])
+  if redis.call('ZREM', KEYS[4], ARGV[2]) == 1 then redis.call('PUBLISH', ARGV[9], ARGV[2]) end
   local k = redis.call('HGET', KEYS[1], 'k')
   if k and k ~= '' then redis.call('PEXPIRE', ARGV[6] .. k, ARGV[5]) end
 end
@@ -210,14 +214,16 @@ return 1
     )
 });
 
-/// Removes up to ARGV[2] expired ids from the listing indexes; returns how many.
+/// Removes up to ARGV[2] expired ids from the listing indexes; returns how many. Also
+/// forgets the waits that are over.
 ///
-/// KEYS: expiry index, index of all. ARGV: status index prefix, batch size.
+/// KEYS: expiry index, index of all, waiting set. ARGV: status index prefix, batch size.
 pub(super) static SWEEP: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local now = redis.call('TIME')
 local ms = now[1] * 1000 + math.floor(now[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ms)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ms, 'LIMIT', 0, tonumber(ARGV[2]))
 if #ids == 0 then return 0 end
 redis.call('ZREM', KEYS[2], unpack(ids))
