@@ -140,6 +140,9 @@ pub(crate) struct Shared {
     early: Mutex<EarlyStops>,
     /// The queue's events, until [`Engine::listen`] takes them.
     events: Mutex<Option<mpsc::UnboundedReceiver<QueueEvent>>>,
+    /// Tasks this instance accepted and prepared, for when it runs them itself (shared
+    /// queues only; the most recent 16,384).
+    prepared: Mutex<Recent<Arc<PreparedTask>>>,
     /// Finish signals for `wait`: inserted and removed by the waiters (with a count of
     /// waiters per execution), signalled by the worker. Queued executions cost nothing here.
     waiters: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
@@ -172,33 +175,50 @@ pub(crate) struct EarlyStops {
     lost: Recent,
 }
 
-/// The most recent [`Recent::CAP`] keys.
-#[derive(Debug, Default)]
-struct Recent {
-    /// Key → the insertion number it was last inserted with.
-    keys: HashMap<String, u64>,
+/// The most recent `cap` keys (4096 by default), with a value each.
+#[derive(Debug)]
+struct Recent<V = ()> {
+    /// Key → its value and the insertion number it was last inserted with.
+    keys: HashMap<String, (V, u64)>,
     order: std::collections::VecDeque<(String, u64)>,
     next: u64,
+    cap: usize,
 }
 
-impl Recent {
-    const CAP: usize = 4096;
+impl<V> Default for Recent<V> {
+    fn default() -> Self {
+        Self::with_cap(4096)
+    }
+}
 
-    fn insert(&mut self, key: String) {
+impl<V> Recent<V> {
+    fn with_cap(cap: usize) -> Self {
+        Self {
+            keys: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            next: 0,
+            cap,
+        }
+    }
+
+    fn insert(&mut self, key: String, value: V) {
         self.next += 1;
-        self.keys.insert(key.clone(), self.next);
+        self.keys.insert(key.clone(), (value, self.next));
         self.order.push_back((key, self.next));
-        while self.order.len() > Self::CAP {
+        while self.order.len() > self.cap {
             if let Some((old, n)) = self.order.pop_front()
-                && self.keys.get(&old) == Some(&n)
+                && self.keys.get(&old).is_some_and(|(_, m)| *m == n)
             {
                 self.keys.remove(&old);
             }
         }
     }
 
-    fn remove(&mut self, key: &str) -> bool {
-        !self.keys.is_empty() && self.keys.remove(key).is_some()
+    fn remove(&mut self, key: &str) -> Option<V> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        self.keys.remove(key).map(|(v, _)| v)
     }
 }
 
@@ -299,6 +319,8 @@ impl Engine {
                 running: Mutex::new(HashMap::new()),
                 early: Mutex::new(EarlyStops::default()),
                 events: Mutex::new(events),
+                // About 1 KiB each: 16 MiB at most.
+                prepared: Mutex::new(Recent::with_cap(16_384)),
                 waiters: Mutex::new(HashMap::new()),
                 stopping,
             }),
@@ -337,7 +359,18 @@ impl Engine {
             idempotency_key: task.idempotency_key.clone(),
         };
         let shared = &self.shared;
+        let id = record.id.clone();
         let job_task = if shared.queue.carries_source() {
+            // Kept for this instance, in case it runs the job itself: a task that names
+            // no config prepares the same anywhere, so preparing it again is waste.
+            // (One that names a config is prepared again with the config current then.)
+            if !names_config(&input) {
+                shared
+                    .prepared
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.clone(), Arc::new(task));
+            }
             JobTask::Submitted(SubmittedTask {
                 // Parsed as JSON above, so it is UTF-8.
                 body: String::from_utf8_lossy(body).into_owned(),
@@ -353,11 +386,18 @@ impl Engine {
             deliveries: 0,
             started: None,
         };
-        match shared
+        let inserted = shared
             .executions
             .insert_queued(record.clone(), job, shared.queue.as_ref())
-            .await?
-        {
+            .await;
+        if !matches!(inserted, Ok(Inserted::New)) {
+            shared
+                .prepared
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        }
+        match inserted? {
             Inserted::Existing(existing) => Ok(Submitted {
                 record: *existing,
                 created: false,
@@ -370,6 +410,7 @@ impl Engine {
     }
 
     /// Merges the task with its config and resolves it into what the pipeline runs.
+    /// (The config lookup follows [`names_config`].)
     async fn prepare_input(
         &self,
         input: &TaskInput,
@@ -410,6 +451,15 @@ impl Engine {
         match &job.task {
             JobTask::Prepared(task) => Ok(Arc::clone(task)),
             JobTask::Submitted(source) => {
+                let kept = self
+                    .shared
+                    .prepared
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&job.id);
+                if let Some(task) = kept {
+                    return Ok(task);
+                }
                 let input = parse_task(source.body.as_bytes())?;
                 let task = self
                     .prepare_input(&input, source.idempotency_key.as_deref())
@@ -445,10 +495,7 @@ impl Engine {
         let shared_queue = self.shared.queue.carries_source();
         let result = async {
             let deadline = tokio::time::Instant::now() + limit;
-            if shared_queue {
-                // Another instance may run it: have its finish announced here.
-                self.shared.queue.watch_finish(id, limit).await;
-            }
+            let mut watching = false;
             loop {
                 // Enabled before the record is read: a finish between the read and the
                 // wait still wakes it.
@@ -459,6 +506,13 @@ impl Engine {
                 match &record {
                     Some(r) if !r.status.is_final() => {}
                     _ => return Ok(record),
+                }
+                if shared_queue && !watching {
+                    // Another instance may run it: have its finish announced here, then
+                    // read once more (it may have finished before the watch began).
+                    self.shared.queue.watch_finish(id, limit).await;
+                    watching = true;
+                    continue;
                 }
                 // With a shared queue, the finish is announced (see `watch_finish`);
                 // the record is read again now and then in case an announcement was
@@ -711,7 +765,7 @@ impl Engine {
             QueueEvent::Cancel(id) => {
                 match running.get(&id) {
                     Some(signal) => signal.stop(false),
-                    None => self.early().cancels.insert(id.clone()),
+                    None => self.early().cancels.insert(id.clone(), ()),
                 }
                 drop(running);
                 self.signal_waiters(&id);
@@ -723,7 +777,7 @@ impl Engine {
             QueueEvent::Lost { id, delivery } => match running.get(&id) {
                 Some(signal) => signal.stop(true),
                 // Taken from the queue but not started yet: it must not start here.
-                None => self.early().lost.insert(delivery),
+                None => self.early().lost.insert(delivery, ()),
             },
         }
     }
@@ -760,8 +814,8 @@ impl Engine {
             running.insert(job.id.clone(), Arc::clone(&signal));
             let mut early = self.early();
             (
-                early.cancels.remove(&job.id),
-                !job.receipt.is_empty() && early.lost.remove(&job.delivery()),
+                early.cancels.remove(&job.id).is_some(),
+                !job.receipt.is_empty() && early.lost.remove(&job.delivery()).is_some(),
             )
         };
         if lost {
@@ -936,6 +990,17 @@ impl From<StoreError> for ConfigError {
     fn from(e: StoreError) -> Self {
         ConfigError::Store(ConfigStoreError::Unavailable(e))
     }
+}
+
+/// Whether the task takes settings from a stored config: `config`, or a database
+/// task's `connection` naming one.
+fn names_config(input: &TaskInput) -> bool {
+    input.config.is_some()
+        || matches!(
+            (input.kind, input.connection.as_deref()),
+            (Some(crate::model::input::TaskType::Database), Some(name))
+                if !looks_like_connection_string(name)
+        )
 }
 
 fn parse_task(body: &[u8]) -> Result<TaskInput, Invalid> {
