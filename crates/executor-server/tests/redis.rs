@@ -25,6 +25,45 @@ async fn instances(prefix: &str, n: usize) -> Vec<Executor> {
     all
 }
 
+/// Redis options of a test's prefix.
+fn redis_options(prefix: &str) -> flunq_executor::store::RedisOptions {
+    let mut options = flunq_executor::store::RedisOptions::new(redis_url());
+    options.prefix = prefix.to_owned();
+    options
+}
+
+/// An engine on Redis whose workers never run: it accepts, reads, cancels and waits.
+async fn idle_engine(options: flunq_executor::store::RedisOptions) -> flunq_executor::Engine {
+    flunq_executor::Engine::with_redis(loopback_options(), options)
+        .await
+        .unwrap()
+}
+
+/// Submits a task to the hanging upstream; returns its id once the call is in flight.
+async fn call_in_flight(
+    runner: &Executor,
+    addr: std::net::SocketAddr,
+    open: &AtomicUsize,
+) -> String {
+    let answer = runner
+        .post(
+            "/api/v1/execute",
+            &json!({"type": "http", "url": format!("http://{addr}/slow"), "retries": 0})
+                .to_string(),
+        )
+        .await;
+    let id = answer.json["id"].as_str().unwrap().to_owned();
+    runner.until_status(&id, "running").await;
+    for _ in 0..100 {
+        if open.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(open.load(Ordering::SeqCst), 1);
+    id
+}
+
 async fn redis() -> redis::aio::MultiplexedConnection {
     redis::Client::open(redis_url())
         .unwrap()
@@ -264,28 +303,9 @@ async fn a_cancel_reaches_the_instance_running_the_execution() {
     let prefix = unique_prefix("cancel");
     // Only the first instance runs work: the second one's workers never start.
     let runner = Executor::start_redis(&prefix, loopback_options(), LEASE).await;
-    let mut redis_options = flunq_executor::store::RedisOptions::new(redis_url());
-    redis_options.prefix = prefix.clone();
-    let other = flunq_executor::Engine::with_redis(loopback_options(), redis_options)
-        .await
-        .unwrap();
+    let other = idle_engine(redis_options(&prefix)).await;
     let (addr, open) = hanging_upstream().await;
-    let answer = runner
-        .post(
-            "/api/v1/execute",
-            &json!({"type": "http", "url": format!("http://{addr}/slow"), "retries": 0})
-                .to_string(),
-        )
-        .await;
-    let id = answer.json["id"].as_str().unwrap().to_owned();
-    runner.until_status(&id, "running").await;
-    for _ in 0..100 {
-        if open.load(Ordering::SeqCst) == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(open.load(Ordering::SeqCst), 1);
+    let id = call_in_flight(&runner, addr, &open).await;
     let cancelled_at = Instant::now();
     let record = other.cancel(&id).await.unwrap();
     assert_eq!(record.status, flunq_executor::Status::Cancelled);
@@ -372,14 +392,11 @@ async fn a_job_whose_lease_runs_out_is_taken_over_and_one_delivered_too_often_is
     let (addr, calls) = slow_upstream(Duration::from_millis(10)).await;
     // Submitted through an engine whose workers never run; a "ghost" consumer reads
     // both jobs and dies without acknowledging them.
-    let mut options = flunq_executor::store::RedisOptions::new(redis_url());
-    options.prefix = prefix.clone();
+    let mut options = redis_options(&prefix);
     options.lease_timeout = LEASE;
     options.max_deliveries = 2;
     options.consumer = "submitter".to_owned();
-    let submitter = flunq_executor::Engine::with_redis(loopback_options(), options.clone())
-        .await
-        .unwrap();
+    let submitter = idle_engine(options.clone()).await;
     let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
     let once = submitter
         .submit(task.as_bytes(), None)
@@ -636,22 +653,7 @@ async fn an_instance_that_loses_a_lease_stops_the_run_and_writes_nothing() {
     let prefix = unique_prefix("lost");
     let runner = Executor::start_redis(&prefix, loopback_options(), LEASE).await;
     let (addr, open) = hanging_upstream().await;
-    let answer = runner
-        .post(
-            "/api/v1/execute",
-            &json!({"type": "http", "url": format!("http://{addr}/slow"), "retries": 0})
-                .to_string(),
-        )
-        .await;
-    let id = answer.json["id"].as_str().unwrap().to_owned();
-    runner.until_status(&id, "running").await;
-    for _ in 0..100 {
-        if open.load(Ordering::SeqCst) == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(open.load(Ordering::SeqCst), 1);
+    let id = call_in_flight(&runner, addr, &open).await;
     // Another consumer takes the entry over (as after a pause longer than the lease).
     let mut conn = redis().await;
     let stream = format!("{{{prefix}}}:queue");
@@ -761,12 +763,9 @@ async fn expired_records_leave_the_listing_index() {
 async fn a_job_handed_back_before_any_attempt_is_queued_again() {
     use flunq_executor::store::Queue;
     let prefix = unique_prefix("release");
-    let mut options = flunq_executor::store::RedisOptions::new(redis_url());
-    options.prefix = prefix.clone();
+    let mut options = redis_options(&prefix);
     // An engine whose workers never run, to submit; a bare queue consumer to take.
-    let submitter = flunq_executor::Engine::with_redis(loopback_options(), options.clone())
-        .await
-        .unwrap();
+    let submitter = idle_engine(options.clone()).await;
     options.consumer = "taker".to_owned();
     let queue = flunq_executor::store::RedisBackend::connect(options)
         .await
@@ -816,11 +815,7 @@ async fn a_wait_on_one_instance_returns_as_soon_as_another_finishes_the_executio
     let prefix = unique_prefix("wait");
     // The runner runs the work; the other instance only accepts and waits.
     let _runner = Executor::start_redis(&prefix, loopback_options(), LEASE).await;
-    let mut options = flunq_executor::store::RedisOptions::new(redis_url());
-    options.prefix = prefix.clone();
-    let front = flunq_executor::Engine::with_redis(loopback_options(), options)
-        .await
-        .unwrap();
+    let front = idle_engine(redis_options(&prefix)).await;
     let (addr, calls) = slow_upstream(Duration::from_millis(300)).await;
     let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
     for _ in 0..3 {
@@ -844,5 +839,28 @@ async fn a_wait_on_one_instance_returns_as_soon_as_another_finishes_the_executio
         .await
         .unwrap();
     assert_eq!(left, 0, "announced waits are forgotten");
+    cleanup(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_jobs_waiting_in_the_shared_queue() {
+    let prefix = unique_prefix("depth");
+    let mut options = redis_options(&prefix);
+    options.lease_timeout = Duration::from_millis(150);
+    let engine = idle_engine(options).await;
+    let (addr, _) = slow_upstream(Duration::ZERO).await;
+    let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
+    for _ in 0..3 {
+        engine.submit(task.as_bytes(), None).await.unwrap();
+    }
+    let started = Instant::now();
+    while !engine.render_metrics().contains("flunq_queue_depth 3") {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{}",
+            engine.render_metrics()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     cleanup(&prefix).await;
 }

@@ -345,22 +345,15 @@ impl Engine {
         }
         let input = parse_task(body)?;
         let task = self.prepare_input(&input, idempotency_key).await?;
-        let record = ExecutionRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            kind: task.kind.as_str().to_owned(),
-            status: Status::Queued,
-            created_at: SystemTime::now(),
-            started_at: None,
-            finished_at: None,
-            attempts: Vec::new(),
-            result: None,
-            error: None,
-            task: masked_task(&input),
-            idempotency_key: task.idempotency_key.clone(),
-        };
+        let record = ExecutionRecord::queued(
+            uuid::Uuid::now_v7().to_string(),
+            task.kind.as_str(),
+            masked_task(&input),
+            task.idempotency_key.clone(),
+        );
         let shared = &self.shared;
         let id = record.id.clone();
-        let job_task = if shared.queue.carries_source() {
+        let job_task = if shared.queue.is_shared() {
             // Kept for this instance, in case it runs the job itself: a task that names
             // no config prepares the same anywhere, so preparing it again is waste.
             // (One that names a config is prepared again with the config current then.)
@@ -492,7 +485,7 @@ impl Engine {
             entry.1 += 1;
             Arc::clone(&entry.0)
         };
-        let shared_queue = self.shared.queue.carries_source();
+        let shared_queue = self.shared.queue.is_shared();
         let result = async {
             let deadline = tokio::time::Instant::now() + limit;
             let mut watching = false;
@@ -920,7 +913,7 @@ impl Engine {
                 // Another instance took the job over: it writes the record.
                 tracing::warn!(execution = %job.id, "lease lost: stopped here, another instance runs it");
             }
-            None if *shared.stopping.borrow() && shared.queue.carries_source() => {
+            None if *shared.stopping.borrow() && shared.queue.is_shared() => {
                 // Shutting down with a shared queue: hand the execution to another
                 // instance instead of cancelling it.
                 tracing::info!(execution = %job.id, "handed back to the queue at shutdown");

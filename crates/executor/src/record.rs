@@ -172,6 +172,30 @@ pub struct ExecutionRecord {
     pub idempotency_key: Option<String>,
 }
 
+impl ExecutionRecord {
+    /// A new record, `queued` now, with no attempt yet.
+    pub fn queued(
+        id: String,
+        kind: &str,
+        task: Box<RawValue>,
+        idempotency_key: Option<String>,
+    ) -> Self {
+        Self {
+            id,
+            kind: kind.to_owned(),
+            status: Status::Queued,
+            created_at: SystemTime::now(),
+            started_at: None,
+            finished_at: None,
+            attempts: Vec::new(),
+            result: None,
+            error: None,
+            task,
+            idempotency_key,
+        }
+    }
+}
+
 /// RFC 3339 UTC timestamps with milliseconds.
 pub mod rfc3339 {
     use std::time::SystemTime;

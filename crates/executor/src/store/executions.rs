@@ -227,19 +227,14 @@ mod tests {
     use serde_json::value::RawValue;
 
     fn record(id: &str, status: Status, key: Option<&str>) -> ExecutionRecord {
-        ExecutionRecord {
-            id: id.to_owned(),
-            kind: "http".to_owned(),
-            status,
-            created_at: SystemTime::now(),
-            started_at: None,
-            finished_at: None,
-            attempts: Vec::new(),
-            result: None,
-            error: None,
-            task: RawValue::from_string("{}".to_owned()).unwrap(),
-            idempotency_key: key.map(str::to_owned),
-        }
+        let mut record = ExecutionRecord::queued(
+            id.to_owned(),
+            "http",
+            RawValue::from_string("{}".to_owned()).unwrap(),
+            key.map(str::to_owned),
+        );
+        record.status = status;
+        record
     }
 
     #[tokio::test]

@@ -91,8 +91,11 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Whether jobs must carry the submitted task as text ([`JobTask::Submitted`]).
-    fn carries_source(&self) -> bool {
+    /// Whether the queue is shared by several instances (Redis): jobs then carry the
+    /// submitted task as text ([`JobTask::Submitted`]), another instance may run a job
+    /// this one accepted (so a `wait` cannot rely on a local signal), and a job not
+    /// finished at shutdown is handed back rather than cancelled.
+    fn is_shared(&self) -> bool {
         false
     }
     /// Whether the queue's store answers (Redis reachable); `/readyz` says 503 when not.

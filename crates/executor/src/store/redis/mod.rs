@@ -138,6 +138,12 @@ fn unavailable(e: RedisError) -> StoreError {
     StoreError(format!("redis: {e}"))
 }
 
+/// Whether Redis lost the stream's consumer group (flushed, or restarted without
+/// persistence). From a script, the code comes inside the script's error text.
+fn is_nogroup(e: &RedisError) -> bool {
+    e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP")
+}
+
 /// The key names of one prefix.
 #[derive(Debug)]
 struct Keys {
@@ -592,7 +598,7 @@ async fn fetcher(weak: Weak<Inner>) {
             }
             Ok(_) => {}
             Err(e) => {
-                if e.to_string().contains("NOGROUP") {
+                if is_nogroup(&e) {
                     let _ = inner.ensure_group().await;
                 }
                 tracing::debug!(error = %e, "queue fetch failed");
@@ -646,7 +652,7 @@ async fn fetcher(weak: Weak<Inner>) {
                 inner.buffer_jobs(jobs).await;
             }
             Err(e) => {
-                if e.code() == Some("NOGROUP") {
+                if is_nogroup(&e) {
                     // Redis lost the stream (restarted without persistence): start over.
                     let _ = inner.ensure_group().await;
                 } else {
@@ -687,7 +693,7 @@ async fn renew(inner: &Inner) {
         }
         let lost: Vec<String> = match call.invoke_async(&mut inner.conn()).await {
             Ok(lost) => lost,
-            Err(e) if e.to_string().contains("NOGROUP") => {
+            Err(e) if is_nogroup(&e) => {
                 // The stream and its group are gone (Redis flushed, or restarted without
                 // persistence): every lease with them. Start over; the runs here go on
                 // and write their records, which may be gone too.
@@ -750,7 +756,7 @@ async fn reclaim(inner: &Inner) {
                 }
             }
             Err(e) => {
-                if e.code() == Some("NOGROUP") {
+                if is_nogroup(&e) {
                     let _ = inner.ensure_group().await;
                 }
                 tracing::debug!(error = %e, "cannot claim expired leases");
@@ -795,7 +801,8 @@ async fn reclaim(inner: &Inner) {
 }
 
 async fn refresh_depth(inner: &Inner) {
-    let counts: Result<(usize, (usize,)), RedisError> = redis::pipe()
+    // Entries in the stream minus those pending (taken by an instance): the jobs waiting.
+    let counts: Result<(usize, Vec<redis::Value>), RedisError> = redis::pipe()
         .cmd("XLEN")
         .arg(&inner.keys.stream)
         .cmd("XPENDING")
@@ -804,16 +811,14 @@ async fn refresh_depth(inner: &Inner) {
         .query_async(&mut inner.conn())
         .await;
     // XPENDING's summary starts with the count of pending entries.
-    if let Ok((len, (pending,))) = counts {
+    if let Ok((len, summary)) = counts {
+        let pending: usize = summary
+            .first()
+            .and_then(|v| redis::from_redis_value_ref(v).ok())
+            .unwrap_or(0);
         inner
             .depth
             .store(len.saturating_sub(pending), Ordering::Relaxed);
-    } else if let Ok(len) = redis::cmd("XLEN")
-        .arg(&inner.keys.stream)
-        .query_async::<usize>(&mut inner.conn())
-        .await
-    {
-        inner.depth.store(len, Ordering::Relaxed);
     }
 }
 
@@ -1005,7 +1010,7 @@ impl Queue for RedisBackend {
         self.inner.depth.load(Ordering::Relaxed)
     }
 
-    fn carries_source(&self) -> bool {
+    fn is_shared(&self) -> bool {
         true
     }
 
