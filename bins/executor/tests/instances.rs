@@ -331,3 +331,31 @@ async fn an_execution_taken_over_while_waiting_to_retry_keeps_its_retry_budget()
     drop(doomed);
     cleanup(&prefix).await;
 }
+
+#[test]
+fn a_bad_or_unreachable_redis_url_stops_the_start_with_a_clear_error() {
+    let closed = free_port();
+    for (url, expected) in [
+        ("not a url".to_owned(), "REDIS_URL"),
+        (
+            format!("redis://127.0.0.1:{closed}"),
+            "cannot start on Redis",
+        ),
+        (
+            format!("redis://:hunter2-canary@127.0.0.1:{closed}"),
+            "cannot start on Redis",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_executor"))
+            .env("PORT", free_port().to_string())
+            .env("REDIS_URL", &url)
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .output()
+            .expect("the executor binary runs");
+        assert!(!output.status.success(), "started with REDIS_URL={url}");
+        let logs = String::from_utf8_lossy(&output.stdout);
+        assert!(logs.contains(expected), "REDIS_URL={url}: {logs}");
+        assert!(!logs.contains("hunter2"), "the password was logged: {logs}");
+    }
+}
