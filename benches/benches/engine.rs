@@ -37,9 +37,11 @@ use hyper_util::rt::TokioExecutor;
 
 const CONNECTIONS: usize = 32;
 
-fn runtime(threads: usize) -> tokio::runtime::Runtime {
+/// A runtime whose threads are named `name` (so a profile can tell the parts apart).
+fn runtime(threads: usize, name: &str) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
+        .thread_name(name)
         .enable_all()
         .build()
         .unwrap()
@@ -60,6 +62,35 @@ fn start_upstream(rt: &tokio::runtime::Runtime) -> SocketAddr {
         },
     ))
     .unwrap()
+}
+
+/// The floor for anything that adds a hop: a minimal proxy on hyper (its server, and
+/// hyper-util's pooled client as in the executor), nothing else, on the executor's
+/// runtime. Every request is forwarded to the upstream and its body returned.
+fn start_proxy(rt: &tokio::runtime::Runtime, upstream: SocketAddr) -> SocketAddr {
+    rt.block_on(async move {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client: HyperClient<_, Full<Bytes>> =
+            HyperClient::builder(TokioExecutor::new()).build(connector);
+        let target: hyper::Uri = format!("http://{upstream}/").parse().unwrap();
+        flunq_testkit::serve(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (client, target) = (client.clone(), target.clone());
+            async move {
+                let _ = req.into_body().collect().await;
+                let forwarded = hyper::Request::get(target).body(Full::default()).unwrap();
+                match client.request(forwarded).await {
+                    Ok(response) => {
+                        let body = response.into_body().collect().await.unwrap().to_bytes();
+                        flunq_testkit::reply(200, "application/json", body)
+                    }
+                    Err(_) => flunq_testkit::reply(502, "text/plain", Bytes::new()),
+                }
+            }
+        })
+        .await
+        .unwrap()
+    })
 }
 
 fn engine_options(concurrency: usize) -> EngineOptions {
@@ -120,6 +151,33 @@ struct Report {
     requests: u64,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// CPU time of the executor's threads during the run.
+    executor_cpu: Duration,
+}
+
+/// CPU time so far of this process's threads named `name` (from
+/// `/proc/self/task/*/schedstat`, nanoseconds on CPU): steadier than a rate on a shared
+/// machine, and it tells the executor's share from the load generator's and the
+/// upstream's.
+fn threads_cpu(name: &str) -> Duration {
+    let mut total = 0u64;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(total)
 }
 
 impl Report {
@@ -154,6 +212,7 @@ fn load(
             HyperClient::builder(TokioExecutor::new()).build(connector);
         let stop = Arc::new(AtomicBool::new(false));
         let count = Arc::new(AtomicU64::new(0));
+        let cpu_before = threads_cpu("executor");
         let started = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..CONNECTIONS {
@@ -195,6 +254,7 @@ fn load(
             requests: count.load(Ordering::Relaxed),
             elapsed: started.elapsed(),
             latencies,
+            executor_cpu: threads_cpu("executor").saturating_sub(cpu_before),
         }
     })
 }
@@ -213,6 +273,7 @@ fn async_throughput(
     rt.block_on(async move {
         let client: HyperClient<_, Full<Bytes>> =
             HyperClient::builder(TokioExecutor::new()).build(HttpConnector::new());
+        let cpu_before = threads_cpu("executor");
         let started = Instant::now();
         let per_conn = n / CONNECTIONS;
         let mut tasks = Vec::new();
@@ -277,6 +338,7 @@ fn async_throughput(
             requests: ids.len() as u64,
             elapsed,
             latencies,
+            executor_cpu: threads_cpu("executor").saturating_sub(cpu_before),
         }
     })
 }
@@ -325,15 +387,47 @@ fn main() {
     } else {
         Duration::from_millis(300)
     };
-    let upstream_rt = runtime(1);
-    let executor_rt = runtime(2);
-    let load_rt = runtime(1);
+    let upstream_rt = runtime(1, "upstream");
+    let executor_rt = runtime(2, "executor");
+    let load_rt = runtime(1, "load");
     let upstream = start_upstream(&upstream_rt);
     if std::env::args().any(|a| a == "redis") {
         redis_mode(&executor_rt, &load_rt, upstream, full);
         return;
     }
     let (executor, engine) = start_executor(&executor_rt, 256);
+    let proxy = start_proxy(&executor_rt, upstream);
+    let task: &'static str =
+        Box::leak(format!(r#"{{"type":"http","url":"http://{upstream}/"}}"#).into_boxed_str());
+    let proxied = || {
+        load(
+            &load_rt,
+            "(p) minimal hyper proxy (reference)",
+            length,
+            hyper::Method::GET,
+            format!("http://{proxy}/"),
+            "",
+        )
+    };
+    let sync = || {
+        load(
+            &load_rt,
+            "(b) sync through the server (?wait=true)",
+            length,
+            hyper::Method::POST,
+            format!("http://{executor}/api/v1/execute?wait=true"),
+            task,
+        )
+    };
+    // `-- proxy` runs (p) only, `-- sync` (b) only (for profiling one case).
+    if std::env::args().any(|a| a == "proxy") {
+        table(&[&proxied()]);
+        return;
+    }
+    if std::env::args().any(|a| a == "sync") {
+        table(&[&sync()]);
+        return;
+    }
 
     let direct = load(
         &load_rt,
@@ -343,16 +437,8 @@ fn main() {
         format!("http://{upstream}/"),
         "",
     );
-    let task: &'static str =
-        Box::leak(format!(r#"{{"type":"http","url":"http://{upstream}/"}}"#).into_boxed_str());
-    let sync = load(
-        &load_rt,
-        "(b) sync through the server (?wait=true)",
-        length,
-        hyper::Method::POST,
-        format!("http://{executor}/api/v1/execute?wait=true"),
-        task,
-    );
+    let proxied = proxied();
+    let sync = sync();
     let n_async = if full { 40_000 } else { 640 };
     let asynchronous = async_throughput(
         &load_rt,
@@ -362,8 +448,13 @@ fn main() {
         n_async,
         "(c) async submit + completion",
     );
-    table(&[&direct, &sync, &asynchronous]);
-    println!("(b)/(a) = {:.2}", sync.rps() / direct.rps());
+    table(&[&direct, &proxied, &sync, &asynchronous]);
+    println!(
+        "(b)/(a) = {:.2}; for scale, (p)/(a) = {:.2} and (b)/(p) = {:.2}",
+        sync.rps() / direct.rps(),
+        proxied.rps() / direct.rps(),
+        sync.rps() / proxied.rps()
+    );
     let n_mem = if full { 100_000 } else { 2_000 };
     let per = queued_memory(&executor_rt, upstream, n_mem);
     println!("(d) memory per queued execution: {per:.0} bytes (RSS growth over {n_mem} queued)");
@@ -371,11 +462,19 @@ fn main() {
 
 fn table(reports: &[&Report]) {
     println!();
-    println!("| case | executions | per second | p50 | p99 |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("| case | requests | per second | p50 | p99 | CPU of the middle tier per request |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for r in reports {
+        let cpu = if r.executor_cpu.is_zero() {
+            "-".to_owned()
+        } else {
+            format!(
+                "{:.1} µs",
+                r.executor_cpu.as_secs_f64() * 1e6 / r.requests.max(1) as f64
+            )
+        };
         println!(
-            "| {} | {} | {:.0} | {:.2} ms | {:.2} ms |",
+            "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {cpu} |",
             r.name,
             r.requests,
             r.rps(),
