@@ -12,9 +12,10 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tokio::task::JoinSet;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::auth::Authenticators;
 use crate::limits::{Breakers, Limiters};
 use crate::metrics::Metrics;
 use crate::model::config::ConfigInput;
@@ -22,6 +23,7 @@ use crate::model::errors::{Invalid, from_serde};
 use crate::model::input::TaskInput;
 use crate::model::prepared::PreparedTask;
 use crate::model::validate::{Defaults, looks_like_connection_string, prepare};
+use crate::recent::Recent;
 use crate::record::{ErrorKind, ExecError, ExecutionRecord, Status};
 use crate::store::{
     ConfigStore, ConfigStoreError, ExecutionStore, Inserted, Job, JobTask, MemoryConfigStore,
@@ -128,7 +130,7 @@ pub(crate) struct Shared {
     pub(crate) configs: Arc<dyn ConfigStore>,
     pub(crate) queue: Arc<dyn Queue>,
     pub(crate) client: Client,
-    pub(crate) tokens: OAuth2Cache,
+    pub(crate) auth: Authenticators,
     pub(crate) database: Database,
     pub(crate) breakers: Breakers,
     pub(crate) limiters: Limiters,
@@ -146,6 +148,14 @@ pub(crate) struct Shared {
     /// Finish signals for `wait`: inserted and removed by the waiters (with a count of
     /// waiters per execution), signalled by the worker. Queued executions cost nothing here.
     waiters: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
+    /// Worker slots: `concurrency` permits, one held by each execution while an attempt
+    /// runs (not while it waits to retry).
+    slots: Arc<Semaphore>,
+    /// Every execution started here, by the dispatcher of [`Engine::run`] or at
+    /// submission: the shutdown waits for them.
+    tasks: TaskTracker,
+    /// Whether [`Engine::run`] takes work: only then may a submission start at once.
+    taking: AtomicBool,
     stopping: watch::Sender<bool>,
 }
 
@@ -173,53 +183,6 @@ impl Running {
 pub(crate) struct EarlyStops {
     cancels: Recent,
     lost: Recent,
-}
-
-/// The most recent `cap` keys (4096 by default), with a value each.
-#[derive(Debug)]
-struct Recent<V = ()> {
-    /// Key → its value and the insertion number it was last inserted with.
-    keys: HashMap<String, (V, u64)>,
-    order: std::collections::VecDeque<(String, u64)>,
-    next: u64,
-    cap: usize,
-}
-
-impl<V> Default for Recent<V> {
-    fn default() -> Self {
-        Self::with_cap(4096)
-    }
-}
-
-impl<V> Recent<V> {
-    fn with_cap(cap: usize) -> Self {
-        Self {
-            keys: HashMap::new(),
-            order: std::collections::VecDeque::new(),
-            next: 0,
-            cap,
-        }
-    }
-
-    fn insert(&mut self, key: String, value: V) {
-        self.next += 1;
-        self.keys.insert(key.clone(), (value, self.next));
-        self.order.push_back((key, self.next));
-        while self.order.len() > self.cap {
-            if let Some((old, n)) = self.order.pop_front()
-                && self.keys.get(&old).is_some_and(|(_, m)| *m == n)
-            {
-                self.keys.remove(&old);
-            }
-        }
-    }
-
-    fn remove(&mut self, key: &str) -> Option<V> {
-        if self.keys.is_empty() {
-            return None;
-        }
-        self.keys.remove(key).map(|(v, _)| v)
-    }
 }
 
 /// The worker slot an execution holds while an attempt runs; given back while it waits
@@ -297,13 +260,14 @@ impl Engine {
             builder = builder.dial_filter(move |addr| filter(addr));
         }
         let client = builder.build()?;
-        let tokens = OAuth2Cache::new(client.clone());
+        let auth = Authenticators::new(OAuth2Cache::new(client.clone()));
         let database = Database::new(DatabaseOptions {
             egress: options.defaults.egress.clone(),
             ..DatabaseOptions::default()
         });
         let (stopping, _) = watch::channel(false);
         let events = queue.events();
+        let options_concurrency = options.concurrency.max(1);
         let engine = Self {
             shared: Arc::new(Shared {
                 options,
@@ -311,7 +275,7 @@ impl Engine {
                 configs,
                 queue,
                 client,
-                tokens,
+                auth,
                 database,
                 breakers: Breakers::new(),
                 limiters: Limiters::new(),
@@ -322,6 +286,9 @@ impl Engine {
                 // About 1 KiB each: 16 MiB at most.
                 prepared: Mutex::new(Recent::with_cap(16_384)),
                 waiters: Mutex::new(HashMap::new()),
+                slots: Arc::new(Semaphore::new(options_concurrency)),
+                tasks: TaskTracker::new(),
+                taking: AtomicBool::new(false),
                 stopping,
             }),
         };
@@ -379,10 +346,29 @@ impl Engine {
             deliveries: 0,
             started: None,
         };
-        let inserted = shared
-            .executions
-            .insert_queued(record.clone(), job, shared.queue.as_ref())
-            .await;
+        // In memory, with nothing queued ahead and a slot free, the execution starts
+        // at once: the queue and the dispatcher are a hand-off between tasks that
+        // decides nothing then.
+        let free = (!shared.queue.is_shared()
+            && shared.taking.load(Ordering::Acquire)
+            && shared.queue.is_empty())
+        .then(|| Arc::clone(&shared.slots).try_acquire_owned().ok())
+        .flatten();
+        let inserted = match free {
+            Some(permit) => {
+                let inserted = shared.executions.insert(record.clone()).await;
+                if matches!(inserted, Ok(Inserted::New)) {
+                    self.spawn_execution(job, permit);
+                }
+                inserted
+            }
+            None => {
+                shared
+                    .executions
+                    .insert_queued(record.clone(), job, shared.queue.as_ref())
+                    .await
+            }
+        };
         if !matches!(inserted, Ok(Inserted::New)) {
             shared
                 .prepared
@@ -436,6 +422,7 @@ impl Engine {
             config_ref,
             &self.shared.options.defaults,
             idempotency_key,
+            |auth| self.shared.auth.get(auth),
         )?)
     }
 
@@ -495,10 +482,10 @@ impl Engine {
                 let notified = notify.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                let record = self.get(id).await?;
-                match &record {
-                    Some(r) if !r.status.is_final() => {}
-                    _ => return Ok(record),
+                // The status first: the whole record is read once, when final.
+                match self.shared.executions.status(id).await? {
+                    Some(status) if !status.is_final() => {}
+                    _ => return self.get(id).await,
                 }
                 if shared_queue && !watching {
                     // Another instance may run it: have its finish announced here, then
@@ -652,17 +639,16 @@ impl Engine {
     pub async fn run(&self, grace: Duration) {
         let shared = &self.shared;
         self.listen();
-        let slots = Arc::new(Semaphore::new(shared.options.concurrency.max(1)));
-        let mut executions = JoinSet::new();
+        let slots = &shared.slots;
         let mut stopping = shared.stopping.subscribe();
+        shared.taking.store(true, Ordering::Release);
         loop {
-            while executions.try_join_next().is_some() {}
             // Wait for a free slot without keeping it: an execution coming back from a
             // retry wait must be able to take it while no new job arrives.
             let free = tokio::select! {
                 biased;
                 _ = stopping.wait_for(|s| *s) => break,
-                permit = Arc::clone(&slots).acquire_owned() => permit,
+                permit = Arc::clone(slots).acquire_owned() => permit,
             };
             // The semaphore is never closed; a closed one would mean no more work.
             let Ok(free) = free else { break };
@@ -680,7 +666,7 @@ impl Engine {
                 let permit = tokio::select! {
                     biased;
                     _ = stopping.wait_for(|s| *s) => None,
-                    permit = Arc::clone(&slots).acquire_owned() => permit.ok(),
+                    permit = Arc::clone(slots).acquire_owned() => permit.ok(),
                 };
                 let Some(permit) = permit else {
                     shared.queue.release(&job).await;
@@ -689,21 +675,15 @@ impl Engine {
                     }
                     break;
                 };
-                let engine = self.clone();
-                let slot = Slot {
-                    slots: Arc::clone(&slots),
-                    permit: Some(permit),
-                };
-                executions.spawn(async move { engine.execute(job, slot).await });
+                self.spawn_execution(job, permit);
             }
         }
+        shared.taking.store(false, Ordering::Release);
         // Jobs taken but not started go back for other instances.
         shared.queue.close().await;
         // No new job is taken; running executions get `grace` to finish.
-        let drained = tokio::time::timeout(grace, async {
-            while executions.join_next().await.is_some() {}
-        })
-        .await;
+        shared.tasks.close();
+        let drained = tokio::time::timeout(grace, shared.tasks.wait()).await;
         if drained.is_err() {
             let live: Vec<Arc<Running>> = {
                 let running = shared.running.lock().unwrap_or_else(|p| p.into_inner());
@@ -712,8 +692,20 @@ impl Engine {
             for signal in live {
                 signal.stop(false);
             }
-            while executions.join_next().await.is_some() {}
+            shared.tasks.wait().await;
         }
+    }
+
+    /// Starts an execution on the slot `permit`.
+    fn spawn_execution(&self, job: Job, permit: OwnedSemaphorePermit) {
+        let engine = self.clone();
+        let slot = Slot {
+            slots: Arc::clone(&self.shared.slots),
+            permit: Some(permit),
+        };
+        self.shared
+            .tasks
+            .spawn(async move { engine.execute(job, slot).await });
     }
 
     /// Serves the queue's events (cancels from other instances, lost leases, finishes

@@ -45,11 +45,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod auth;
 mod engine;
 pub mod limits;
 pub mod metrics;
 pub mod model;
 mod pipeline;
+mod recent;
 pub mod record;
 mod runner;
 pub mod store;

@@ -30,23 +30,7 @@ pub(crate) async fn run(
 ) -> ExecutionRecord {
     let started = Instant::now();
     let trace = TraceContext::new_root();
-    let auth = match task
-        .auth
-        .as_ref()
-        .map(|a| Authenticator::new(a, &shared.tokens))
-    {
-        None => None,
-        Some(Ok(a)) => Some(a),
-        Some(Err(e)) => {
-            return finish(
-                record,
-                Status::Failed,
-                None,
-                Some(ExecError::new(ErrorKind::Auth, e.to_string())),
-                &task,
-            );
-        }
-    };
+    let auth = task.auth.as_deref();
     let breaker = shared.breakers.get(&task.key, task.breaker.as_ref());
     let mut delays = task.retry.policy.delays();
     // Handed over from an instance that died: its recorded attempts count, and so do
@@ -82,7 +66,7 @@ pub(crate) async fn run(
                 Some(Ok(permit)) => Some(permit),
                 None => None,
             };
-            let result = Box::pin(attempt(shared, &task, auth.as_ref(), &trace)).await;
+            let result = Box::pin(attempt(shared, &task, auth, &trace)).await;
             if let Some(permit) = permit {
                 permit.record(match result.breaker_verdict() {
                     BreakerVerdict::Success => Outcome::Success,

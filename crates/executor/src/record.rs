@@ -209,7 +209,8 @@ pub mod rfc3339 {
 
     /// Serializes a time.
     pub fn serialize<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format(*time))
+        // Written straight into the output: no string in between.
+        s.collect_str(&humantime::format_rfc3339_millis(*time))
     }
 
     /// Deserializes a time.
@@ -228,7 +229,7 @@ pub mod rfc3339_opt {
     /// Serializes an optional time.
     pub fn serialize<S: Serializer>(time: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
         match time {
-            Some(t) => s.serialize_str(&super::rfc3339::format(*t)),
+            Some(t) => super::rfc3339::serialize(t, s),
             None => s.serialize_none(),
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use flunq_auth::AuthConfig;
+use flunq_auth::Authenticator;
 use flunq_http_client::{HeaderMap, Method, Url};
 use flunq_retry::RetryPolicy;
 use flunq_transform::ResponseFormat;
@@ -26,8 +26,8 @@ pub struct PreparedTask {
     pub timeout: Duration,
     /// When and how to retry.
     pub retry: RetryPlan,
-    /// Credentials, placeholders resolved.
-    pub auth: Option<AuthConfig>,
+    /// Applies the credentials (placeholders resolved), built once for every attempt.
+    pub auth: Option<Arc<Authenticator>>,
     /// The key of the breaker and the limiter: `config:<name>`, else the origin.
     pub key: Arc<str>,
     /// Breaker settings of the config, if it has any.

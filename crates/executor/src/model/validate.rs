@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use flunq_auth::{AuthConfig, Secret};
+use flunq_auth::{AuthConfig, AuthError, Authenticator, Secret};
 use flunq_http_client::{
     EgressDenied, EgressPolicy, HeaderMap, HeaderName, HeaderValue, Method, Url,
 };
@@ -50,11 +50,13 @@ impl Default for Defaults {
 }
 
 /// Validates a task against its config and the defaults, resolving placeholders.
+/// `authenticator` builds (and so checks) the task's credentials once resolved.
 pub fn prepare(
     input: &TaskInput,
     config: Option<(&str, u64, &ConfigInput)>,
     defaults: &Defaults,
     idempotency_key: Option<&str>,
+    authenticator: impl FnOnce(&AuthConfig) -> Result<Arc<Authenticator>, AuthError>,
 ) -> Result<PreparedTask, Invalid> {
     let mut errors = Errors::default();
     let Some(kind) = input.kind else {
@@ -83,12 +85,14 @@ pub fn prepare(
 
     let auth = input.auth.as_ref().or(cfg.and_then(|c| c.auth.as_ref()));
     let auth = auth.and_then(|a| resolve_auth(a, &mut resolver, &mut errors));
-    if let Some(a) = &auth
-        && let Err(e) = a.validate()
-    {
-        let field = e.field().map_or_else(|| "auth".to_owned(), str::to_owned);
-        errors.push(field, e.to_string());
-    }
+    let authenticator = auth.as_ref().and_then(|a| {
+        authenticator(a)
+            .map_err(|e| {
+                let field = e.field().map_or_else(|| "auth".to_owned(), str::to_owned);
+                errors.push(field, e.to_string());
+            })
+            .ok()
+    });
 
     let idempotency_key = idempotency_key
         .map(str::to_owned)
@@ -138,7 +142,7 @@ pub fn prepare(
         call,
         timeout,
         retry,
-        auth,
+        auth: authenticator,
         key,
         breaker,
         limit,

@@ -31,6 +31,12 @@ pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
     fn insert(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<Inserted, StoreError>>;
     /// The record, if known and not expired.
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>>;
+    /// The record's status, if known and not expired (what a waiter checks). The default
+    /// reads the whole record.
+    fn status(&self, id: &str) -> BoxFuture<'_, Result<Option<Status>, StoreError>> {
+        let get = self.get(id);
+        Box::pin(async move { Ok(get.await?.map(|r| r.status)) })
+    }
     /// Stores a new record and queues its job, as one step where the store can (Redis:
     /// one script, so an accepted execution is never left without its job). The default
     /// inserts, then pushes when the record is new.
@@ -170,22 +176,28 @@ impl ExecutionStore for MemoryExecutionStore {
         Box::pin(async move { Ok(started) })
     }
 
+    fn status(&self, id: &str) -> BoxFuture<'_, Result<Option<Status>, StoreError>> {
+        let mut inner = self.lock();
+        self.expire(&mut inner);
+        let status = inner.records.get(id).map(|r| r.status);
+        Box::pin(async move { Ok(status) })
+    }
+
     fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<bool, StoreError>> {
         let mut inner = self.lock();
-        let was_final = inner
-            .records
-            .get(&record.id)
-            .is_some_and(|r| r.status.is_final());
-        if was_final {
+        let finished = record.status.is_final().then(|| record.id.clone());
+        match inner.records.get_mut(&record.id) {
             // A final record never changes: a cancel that won the race stays cancelled.
-            return Box::pin(async { Ok(false) });
+            Some(stored) if stored.status.is_final() => return Box::pin(async { Ok(false) }),
+            Some(stored) => *stored = record,
+            // Expired meanwhile (only final records expire, so not in practice): kept.
+            None => {
+                inner.records.insert(record.id.clone(), record);
+            }
         }
-        if record.status.is_final() {
-            inner
-                .finished
-                .push_back((SystemTime::now(), record.id.clone()));
+        if let Some(id) = finished {
+            inner.finished.push_back((SystemTime::now(), id));
         }
-        inner.records.insert(record.id.clone(), record);
         Box::pin(async { Ok(true) })
     }
 
