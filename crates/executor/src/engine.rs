@@ -995,7 +995,11 @@ fn parse_task(body: &[u8]) -> Result<TaskInput, Invalid> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(Invalid::field("", "the body must be a JSON object"));
     }
-    // Straight from the bytes into the typed input: no intermediate JSON tree.
+    // Straight from the bytes into the typed input: no intermediate JSON tree. Fields
+    // are tracked (for an error naming its field) only when the plain parse fails.
+    if let Ok(input) = serde_json::from_slice::<TaskInput>(body) {
+        return Ok(input);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let input: TaskInput = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         if e.inner().is_syntax() || e.inner().is_eof() {
