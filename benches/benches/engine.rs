@@ -15,6 +15,10 @@
 //!   on the same Redis (both in this process, sharing its cores), and the Redis commands
 //!   one execution costs (from `INFO commandstats`).
 //!
+//! With `ENGINE_BENCH_EXECUTOR=127.0.0.1:8083`, (a) and then (b) against an `executor`
+//! binary started separately (its upstream egress must allow loopback:
+//! `EGRESS_ALLOW=127.0.0.0/8`; `RATE_LIMIT=0` as here).
+//!
 //! Everything shares the machine's cores: the upstream and the executor on their own
 //! runtimes, the load generator on a third. Run with
 //! `cargo bench -p flunq-benches --bench engine` (`ENGINE_BENCH_SECS` sets the length of
@@ -395,6 +399,10 @@ fn main() {
         redis_mode(&executor_rt, &load_rt, upstream, full);
         return;
     }
+    if let Ok(addr) = std::env::var("ENGINE_BENCH_EXECUTOR") {
+        external(&load_rt, upstream, &addr, length);
+        return;
+    }
     let (executor, engine) = start_executor(&executor_rt, 256);
     let proxy = start_proxy(&executor_rt, upstream);
     let task: &'static str =
@@ -458,6 +466,70 @@ fn main() {
     let n_mem = if full { 100_000 } else { 2_000 };
     let per = queued_memory(&executor_rt, upstream, n_mem);
     println!("(d) memory per queued execution: {per:.0} bytes (RSS growth over {n_mem} queued)");
+}
+
+/// (b) against an `executor` binary started separately (the real server, with its
+/// logging), at `addr` (loopback only). Its CPU is read from `/proc` (the process named
+/// `executor`), in clock ticks.
+fn external(load_rt: &tokio::runtime::Runtime, upstream: SocketAddr, addr: &str, length: Duration) {
+    let addr: SocketAddr = addr
+        .parse()
+        .expect("ENGINE_BENCH_EXECUTOR: an address such as 127.0.0.1:8083");
+    assert!(addr.ip().is_loopback(), "loopback executors only");
+    let task: &'static str =
+        Box::leak(format!(r#"{{"type":"http","url":"http://{upstream}/"}}"#).into_boxed_str());
+    let direct = load(
+        load_rt,
+        "(a) direct hyper client",
+        length,
+        hyper::Method::GET,
+        format!("http://{upstream}/"),
+        "",
+    );
+    let before = process_cpu("executor");
+    let mut sync = load(
+        load_rt,
+        "(b) sync through the `executor` binary (?wait=true)",
+        length,
+        hyper::Method::POST,
+        format!("http://{addr}/api/v1/execute?wait=true"),
+        task,
+    );
+    sync.executor_cpu = process_cpu("executor").saturating_sub(before);
+    table(&[&direct, &sync]);
+    println!("(b)/(a) = {:.2}", sync.rps() / direct.rps());
+}
+
+/// User and system time of the process named `name` (another process), from
+/// `/proc/<pid>/stat`; zero when there is none.
+fn process_cpu(name: &str) -> Duration {
+    let own = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    for entry in entries.flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if pid == own || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // Fields after the command's closing parenthesis: utime and stime are the
+        // 12th and 13th of those.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let ticks: u64 = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|t| t.parse::<u64>().ok())
+            .sum();
+        // The kernel's USER_HZ is 100 on Linux.
+        return Duration::from_millis(ticks * 10);
+    }
+    Duration::ZERO
 }
 
 fn table(reports: &[&Report]) {
