@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use flunq_executor::store::Queue as _;
 use flunq_http_client::Method;
 use serde_json::{Value, json};
 use support::{Executor, json_reply, reply, upstream};
@@ -673,4 +674,131 @@ async fn an_execution_waiting_to_retry_does_not_hold_a_worker() {
     let done = ex.until_final(&waiting_id).await;
     assert_eq!(done["status"], "succeeded");
     assert_eq!(done["attempts"].as_array().unwrap().len(), 2);
+}
+
+/// An execution store whose next insert waits at a gate (to race a submission against
+/// the shutdown).
+#[derive(Debug)]
+struct GatedStore {
+    inner: flunq_executor::store::MemoryExecutionStore,
+    hold_next: std::sync::atomic::AtomicBool,
+    entered: tokio::sync::Notify,
+    gate: tokio::sync::Notify,
+}
+
+impl flunq_executor::store::ExecutionStore for GatedStore {
+    fn insert(
+        &self,
+        record: flunq_executor::ExecutionRecord,
+    ) -> flunq_executor::store::BoxFuture<
+        '_,
+        Result<flunq_executor::store::Inserted, flunq_executor::store::StoreError>,
+    > {
+        Box::pin(async move {
+            if self.hold_next.swap(false, Ordering::SeqCst) {
+                self.entered.notify_one();
+                self.gate.notified().await;
+            }
+            self.inner.insert(record).await
+        })
+    }
+    fn get(
+        &self,
+        id: &str,
+    ) -> flunq_executor::store::BoxFuture<
+        '_,
+        Result<Option<flunq_executor::ExecutionRecord>, flunq_executor::store::StoreError>,
+    > {
+        self.inner.get(id)
+    }
+    fn start(
+        &self,
+        id: &str,
+    ) -> flunq_executor::store::BoxFuture<
+        '_,
+        Result<Option<flunq_executor::ExecutionRecord>, flunq_executor::store::StoreError>,
+    > {
+        self.inner.start(id)
+    }
+    fn update(
+        &self,
+        record: flunq_executor::ExecutionRecord,
+    ) -> flunq_executor::store::BoxFuture<'_, Result<bool, flunq_executor::store::StoreError>> {
+        self.inner.update(record)
+    }
+    fn list(
+        &self,
+        status: Option<flunq_executor::Status>,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> flunq_executor::store::BoxFuture<
+        '_,
+        Result<flunq_executor::store::Page, flunq_executor::store::StoreError>,
+    > {
+        self.inner.list(status, limit, cursor)
+    }
+}
+
+#[tokio::test]
+async fn a_submission_racing_the_shutdown_is_queued_not_started_behind_its_back() {
+    let calls = counter();
+    let seen = Arc::clone(&calls);
+    let up = upstream(move |_req| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        async { reply(200, "text/plain", "ok") }
+    })
+    .await;
+    let store = Arc::new(GatedStore {
+        inner: flunq_executor::store::MemoryExecutionStore::new(Duration::from_secs(60)),
+        hold_next: std::sync::atomic::AtomicBool::new(false),
+        entered: tokio::sync::Notify::new(),
+        gate: tokio::sync::Notify::new(),
+    });
+    let queue = Arc::new(flunq_executor::store::MemoryQueue::new());
+    let engine = flunq_executor::Engine::with_stores(
+        support::loopback_options(),
+        Arc::clone(&store) as Arc<dyn flunq_executor::store::ExecutionStore>,
+        Arc::new(flunq_executor::store::MemoryConfigStore::new()),
+        Arc::clone(&queue) as Arc<dyn flunq_executor::store::Queue>,
+    )
+    .unwrap();
+    let workers = engine.clone();
+    let run = tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
+    let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
+    // The engine takes work: a first execution runs to the end.
+    let first = engine.submit(task.as_bytes(), None).await.unwrap();
+    let done = engine
+        .wait(&first.record.id, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, flunq_executor::Status::Succeeded);
+
+    // The next submission is held inside its insert while the shutdown begins.
+    store.hold_next.store(true, Ordering::SeqCst);
+    let submitting = engine.clone();
+    let task_again = task.clone();
+    let second = tokio::spawn(async move { submitting.submit(task_again.as_bytes(), None).await });
+    store.entered.notified().await;
+    engine.shutdown();
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !run.is_finished(),
+        "the shutdown waits for a submission that may still start an execution"
+    );
+    store.gate.notify_one();
+    let second = second.await.unwrap().unwrap();
+    run.await.unwrap();
+    // The shutdown had begun: the job went to the queue; nothing started it.
+    assert_eq!(second.record.status, flunq_executor::Status::Queued);
+    assert_eq!(
+        queue.len(),
+        1,
+        "queued, not started behind the shutdown's back"
+    );
+    let stored = engine.get(&second.record.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, flunq_executor::Status::Queued);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }

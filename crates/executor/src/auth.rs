@@ -16,12 +16,20 @@ use crate::recent::Recent;
 const SIGNERS: usize = 1024;
 
 /// Builds authenticators; one per engine.
-#[derive(Debug)]
 pub(crate) struct Authenticators {
     tokens: OAuth2Cache,
     /// JWT authenticators by their configuration, secrets included (in memory only:
     /// two configurations differing only by a key must not share a signer).
     signers: Mutex<Recent<Arc<Authenticator>>>,
+}
+
+impl std::fmt::Debug for Authenticators {
+    // The keys of `signers` hold secrets: only their number is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticators")
+            .field("jwt_signers", &self.signers().len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Authenticators {
@@ -38,7 +46,8 @@ impl Authenticators {
         if !matches!(config, AuthConfig::Jwt(_)) {
             return Authenticator::new(config, &self.tokens).map(Arc::new);
         }
-        // The configuration as stored, secrets in clear: the key of the map, never shown.
+        // The configuration as stored, secrets in clear: the key of the map (which is
+        // why `Debug` shows none of it).
         let Ok(key) = Secret::revealed(|| serde_json::to_string(config)) else {
             return Authenticator::new(config, &self.tokens).map(Arc::new);
         };
@@ -83,6 +92,13 @@ mod tests {
         // A different secret (hidden as *** when serialized normally) is another signer.
         let b = auth.get(&jwt("second-secret")).unwrap();
         assert!(!Arc::ptr_eq(&a, &b));
+        // The secrets never show in `Debug`.
+        let shown = format!("{auth:?}");
+        assert!(
+            !shown.contains("first-secret") && !shown.contains("second-secret"),
+            "{shown}"
+        );
+        assert!(shown.contains("jwt_signers: 2"), "{shown}");
         // Bad configurations are errors, never cached.
         let err = auth.get(&jwt("")).unwrap_err();
         assert_eq!(err.field(), Some("auth.secret"), "{err}");

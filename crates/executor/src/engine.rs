@@ -9,10 +9,10 @@ use flunq_auth::OAuth2Cache;
 use flunq_http_client::{Client, EgressPolicy};
 use flunq_postgres::{Database, DatabaseOptions};
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tokio_util::task::TaskTracker;
+use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
 use tracing::Instrument;
 
 use crate::auth::Authenticators;
@@ -156,6 +156,9 @@ pub(crate) struct Shared {
     tasks: TaskTracker,
     /// Whether [`Engine::run`] takes work: only then may a submission start at once.
     taking: AtomicBool,
+    /// Jobs the dispatcher took from the queue and has not started yet: a submission
+    /// does not start at once ahead of them.
+    dispatching: AtomicUsize,
     stopping: watch::Sender<bool>,
 }
 
@@ -289,6 +292,7 @@ impl Engine {
                 slots: Arc::new(Semaphore::new(options_concurrency)),
                 tasks: TaskTracker::new(),
                 taking: AtomicBool::new(false),
+                dispatching: AtomicUsize::new(0),
                 stopping,
             }),
         };
@@ -349,16 +353,30 @@ impl Engine {
         // In memory, with nothing queued ahead and a slot free, the execution starts
         // at once: the queue and the dispatcher are a hand-off between tasks that
         // decides nothing then.
-        let free = (!shared.queue.is_shared()
-            && shared.taking.load(Ordering::Acquire)
-            && shared.queue.is_empty())
-        .then(|| Arc::clone(&shared.slots).try_acquire_owned().ok())
-        .flatten();
-        let inserted = match free {
-            Some(permit) => {
+        let direct = if shared.queue.is_shared() {
+            None
+        } else {
+            // Taken before `taking` is read: if `run` still takes work, its shutdown
+            // waits for this token, so an execution started below is waited for.
+            let token = shared.tasks.token();
+            (shared.taking.load(Ordering::SeqCst)
+                && shared.dispatching.load(Ordering::SeqCst) == 0
+                && shared.queue.is_empty())
+            .then(|| Arc::clone(&shared.slots).try_acquire_owned().ok())
+            .flatten()
+            .map(|permit| (permit, token))
+        };
+        let inserted = match direct {
+            Some((permit, token)) => {
                 let inserted = shared.executions.insert(record.clone()).await;
                 if matches!(inserted, Ok(Inserted::New)) {
-                    self.spawn_execution(job, permit);
+                    if shared.taking.load(Ordering::SeqCst) {
+                        self.spawn_execution(job, permit, token);
+                    } else {
+                        // The shutdown began meanwhile: queued, as any submission then.
+                        drop((permit, token));
+                        shared.queue.push(job).await?;
+                    }
                 }
                 inserted
             }
@@ -641,7 +659,7 @@ impl Engine {
         self.listen();
         let slots = &shared.slots;
         let mut stopping = shared.stopping.subscribe();
-        shared.taking.store(true, Ordering::Release);
+        shared.taking.store(true, Ordering::SeqCst);
         loop {
             // Wait for a free slot without keeping it: an execution coming back from a
             // retry wait must be able to take it while no new job arrives.
@@ -659,6 +677,7 @@ impl Engine {
                 _ = stopping.wait_for(|s| *s) => break,
                 jobs = shared.queue.pop(room) => jobs,
             };
+            shared.dispatching.store(jobs.len(), Ordering::SeqCst);
             let mut jobs = jobs.into_iter();
             while let Some(job) = jobs.next() {
                 // Slots go first to executions coming back from a retry wait (the
@@ -675,10 +694,12 @@ impl Engine {
                     }
                     break;
                 };
-                self.spawn_execution(job, permit);
+                self.spawn_execution(job, permit, shared.tasks.token());
+                shared.dispatching.fetch_sub(1, Ordering::SeqCst);
             }
+            shared.dispatching.store(0, Ordering::SeqCst);
         }
-        shared.taking.store(false, Ordering::Release);
+        shared.taking.store(false, Ordering::SeqCst);
         // Jobs taken but not started go back for other instances.
         shared.queue.close().await;
         // No new job is taken; running executions get `grace` to finish.
@@ -696,16 +717,17 @@ impl Engine {
         }
     }
 
-    /// Starts an execution on the slot `permit`.
-    fn spawn_execution(&self, job: Job, permit: OwnedSemaphorePermit) {
+    /// Starts an execution on the slot `permit`; the shutdown waits for it (`token`).
+    fn spawn_execution(&self, job: Job, permit: OwnedSemaphorePermit, token: TaskTrackerToken) {
         let engine = self.clone();
         let slot = Slot {
             slots: Arc::clone(&self.shared.slots),
             permit: Some(permit),
         };
-        self.shared
-            .tasks
-            .spawn(async move { engine.execute(job, slot).await });
+        tokio::spawn(async move {
+            engine.execute(job, slot).await;
+            drop(token);
+        });
     }
 
     /// Serves the queue's events (cancels from other instances, lost leases, finishes

@@ -2,7 +2,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-/// The most recent `cap` keys (4096 by default), with a value each.
+/// The `cap` most recently inserted keys (4096 by default), with a value each: the
+/// oldest insertion goes first, however often it is read.
 #[derive(Debug)]
 pub(crate) struct Recent<V = ()> {
     /// Key → its value and the insertion number it was last inserted with.
@@ -39,6 +40,10 @@ impl<V> Recent<V> {
                 self.keys.remove(&old);
             }
         }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&V> {

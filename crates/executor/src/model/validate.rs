@@ -51,7 +51,7 @@ impl Default for Defaults {
 
 /// Validates a task against its config and the defaults, resolving placeholders.
 /// `authenticator` builds (and so checks) the task's credentials once resolved.
-pub fn prepare(
+pub(crate) fn prepare(
     input: &TaskInput,
     config: Option<(&str, u64, &ConfigInput)>,
     defaults: &Defaults,
