@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use flunq_executor::store::Queue as _;
+use flunq_executor::store::{
+    BoxFuture, ExecutionStore, Inserted, MemoryExecutionStore, Page, Queue as _, StoreError,
+};
+use flunq_executor::{ExecutionRecord, Status};
 use flunq_http_client::Method;
 use serde_json::{Value, json};
 use support::{Executor, json_reply, reply, upstream};
@@ -677,23 +680,19 @@ async fn an_execution_waiting_to_retry_does_not_hold_a_worker() {
 }
 
 /// An execution store whose next insert waits at a gate (to race a submission against
-/// the shutdown).
+/// the shutdown); the rest goes straight to the memory store.
 #[derive(Debug)]
 struct GatedStore {
-    inner: flunq_executor::store::MemoryExecutionStore,
+    inner: MemoryExecutionStore,
     hold_next: std::sync::atomic::AtomicBool,
     entered: tokio::sync::Notify,
     gate: tokio::sync::Notify,
 }
 
-impl flunq_executor::store::ExecutionStore for GatedStore {
-    fn insert(
-        &self,
-        record: flunq_executor::ExecutionRecord,
-    ) -> flunq_executor::store::BoxFuture<
-        '_,
-        Result<flunq_executor::store::Inserted, flunq_executor::store::StoreError>,
-    > {
+type Stored<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
+
+impl ExecutionStore for GatedStore {
+    fn insert(&self, record: ExecutionRecord) -> Stored<'_, Inserted> {
         Box::pin(async move {
             if self.hold_next.swap(false, Ordering::SeqCst) {
                 self.entered.notify_one();
@@ -702,39 +701,21 @@ impl flunq_executor::store::ExecutionStore for GatedStore {
             self.inner.insert(record).await
         })
     }
-    fn get(
-        &self,
-        id: &str,
-    ) -> flunq_executor::store::BoxFuture<
-        '_,
-        Result<Option<flunq_executor::ExecutionRecord>, flunq_executor::store::StoreError>,
-    > {
+    fn get(&self, id: &str) -> Stored<'_, Option<ExecutionRecord>> {
         self.inner.get(id)
     }
-    fn start(
-        &self,
-        id: &str,
-    ) -> flunq_executor::store::BoxFuture<
-        '_,
-        Result<Option<flunq_executor::ExecutionRecord>, flunq_executor::store::StoreError>,
-    > {
+    fn start(&self, id: &str) -> Stored<'_, Option<ExecutionRecord>> {
         self.inner.start(id)
     }
-    fn update(
-        &self,
-        record: flunq_executor::ExecutionRecord,
-    ) -> flunq_executor::store::BoxFuture<'_, Result<bool, flunq_executor::store::StoreError>> {
+    fn update(&self, record: ExecutionRecord) -> Stored<'_, bool> {
         self.inner.update(record)
     }
     fn list(
         &self,
-        status: Option<flunq_executor::Status>,
+        status: Option<Status>,
         limit: usize,
         cursor: Option<String>,
-    ) -> flunq_executor::store::BoxFuture<
-        '_,
-        Result<flunq_executor::store::Page, flunq_executor::store::StoreError>,
-    > {
+    ) -> Stored<'_, Page> {
         self.inner.list(status, limit, cursor)
     }
 }
@@ -749,7 +730,7 @@ async fn a_submission_racing_the_shutdown_is_queued_not_started_behind_its_back(
     })
     .await;
     let store = Arc::new(GatedStore {
-        inner: flunq_executor::store::MemoryExecutionStore::new(Duration::from_secs(60)),
+        inner: MemoryExecutionStore::new(Duration::from_secs(60)),
         hold_next: std::sync::atomic::AtomicBool::new(false),
         entered: tokio::sync::Notify::new(),
         gate: tokio::sync::Notify::new(),
@@ -757,7 +738,7 @@ async fn a_submission_racing_the_shutdown_is_queued_not_started_behind_its_back(
     let queue = Arc::new(flunq_executor::store::MemoryQueue::new());
     let engine = flunq_executor::Engine::with_stores(
         support::loopback_options(),
-        Arc::clone(&store) as Arc<dyn flunq_executor::store::ExecutionStore>,
+        Arc::clone(&store) as Arc<dyn ExecutionStore>,
         Arc::new(flunq_executor::store::MemoryConfigStore::new()),
         Arc::clone(&queue) as Arc<dyn flunq_executor::store::Queue>,
     )
@@ -772,7 +753,7 @@ async fn a_submission_racing_the_shutdown_is_queued_not_started_behind_its_back(
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(done.status, flunq_executor::Status::Succeeded);
+    assert_eq!(done.status, Status::Succeeded);
 
     // The next submission is held inside its insert while the shutdown begins.
     store.hold_next.store(true, Ordering::SeqCst);
@@ -792,13 +773,13 @@ async fn a_submission_racing_the_shutdown_is_queued_not_started_behind_its_back(
     let second = second.await.unwrap().unwrap();
     run.await.unwrap();
     // The shutdown had begun: the job went to the queue; nothing started it.
-    assert_eq!(second.record.status, flunq_executor::Status::Queued);
+    assert_eq!(second.record.status, Status::Queued);
     assert_eq!(
         queue.len(),
         1,
         "queued, not started behind the shutdown's back"
     );
     let stored = engine.get(&second.record.id).await.unwrap().unwrap();
-    assert_eq!(stored.status, flunq_executor::Status::Queued);
+    assert_eq!(stored.status, Status::Queued);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
