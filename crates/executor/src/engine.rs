@@ -27,8 +27,8 @@ use crate::recent::Recent;
 use crate::record::{ErrorKind, ExecError, ExecutionRecord, Status};
 use crate::store::{
     ConfigStore, ConfigStoreError, ExecutionStore, Inserted, Job, JobTask, MemoryConfigStore,
-    MemoryExecutionStore, MemoryQueue, Page, Queue, QueueEvent, RedisBackend, RedisOptions,
-    StoreError, StoredConfig, SubmittedTask,
+    MemoryExecutionStore, MemoryQueue, Page, Progress, Queue, QueueEvent, RedisBackend,
+    RedisOptions, StoreError, StoredConfig, SubmittedTask,
 };
 
 /// How often `wait` reads the record again when another instance may run it (its
@@ -500,10 +500,10 @@ impl Engine {
                 let notified = notify.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                // The status first: the whole record is read once, when final.
-                match self.shared.executions.status(id).await? {
-                    Some(status) if !status.is_final() => {}
-                    _ => return self.get(id).await,
+                match self.shared.executions.progress(id).await? {
+                    Progress::Pending => {}
+                    Progress::Unknown => return Ok(None),
+                    Progress::Finished(record) => return Ok(Some(*record)),
                 }
                 if shared_queue && !watching {
                     // Another instance may run it: have its finish announced here, then

@@ -16,6 +16,17 @@ pub enum Inserted {
     Existing(Box<ExecutionRecord>),
 }
 
+/// How far an execution is, for a waiter ([`ExecutionStore::progress`]).
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// No such record (unknown or expired).
+    Unknown,
+    /// Queued or running.
+    Pending,
+    /// Final: its record.
+    Finished(Box<ExecutionRecord>),
+}
+
 /// One page of the listing, newest first.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -31,11 +42,17 @@ pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
     fn insert(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<Inserted, StoreError>>;
     /// The record, if known and not expired.
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>>;
-    /// The record's status, if known and not expired (what a waiter checks). The default
-    /// reads the whole record.
-    fn status(&self, id: &str) -> BoxFuture<'_, Result<Option<Status>, StoreError>> {
+    /// What a waiter checks: the record if it is final, else whether it exists. One
+    /// read; the memory store copies the record only when it is final.
+    fn progress(&self, id: &str) -> BoxFuture<'_, Result<Progress, StoreError>> {
         let get = self.get(id);
-        Box::pin(async move { Ok(get.await?.map(|r| r.status)) })
+        Box::pin(async move {
+            Ok(match get.await? {
+                None => Progress::Unknown,
+                Some(r) if r.status.is_final() => Progress::Finished(Box::new(r)),
+                Some(_) => Progress::Pending,
+            })
+        })
     }
     /// Stores a new record and queues its job, as one step where the store can (Redis:
     /// one script, so an accepted execution is never left without its job). The default
@@ -176,11 +193,15 @@ impl ExecutionStore for MemoryExecutionStore {
         Box::pin(async move { Ok(started) })
     }
 
-    fn status(&self, id: &str) -> BoxFuture<'_, Result<Option<Status>, StoreError>> {
+    fn progress(&self, id: &str) -> BoxFuture<'_, Result<Progress, StoreError>> {
         let mut inner = self.lock();
         self.expire(&mut inner);
-        let status = inner.records.get(id).map(|r| r.status);
-        Box::pin(async move { Ok(status) })
+        let progress = match inner.records.get(id) {
+            None => Progress::Unknown,
+            Some(r) if r.status.is_final() => Progress::Finished(Box::new(r.clone())),
+            Some(_) => Progress::Pending,
+        };
+        Box::pin(async move { Ok(progress) })
     }
 
     fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<bool, StoreError>> {

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use configs::{ConfigStore, ConfigStoreError, MemoryConfigStore, StoredConfig};
-pub use executions::{ExecutionStore, Inserted, MemoryExecutionStore, Page};
+pub use executions::{ExecutionStore, Inserted, MemoryExecutionStore, Page, Progress};
 pub use queue::{Job, JobTask, MemoryQueue, Queue, QueueEvent, SubmittedTask};
 pub use redis::{RedisBackend, RedisOptions};
 

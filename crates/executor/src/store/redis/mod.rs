@@ -1117,23 +1117,6 @@ impl ExecutionStore for RedisBackend {
         Box::pin(async move { self.inner.get_record(&id).await })
     }
 
-    fn status(&self, id: &str) -> BoxFuture<'_, Result<Option<Status>, StoreError>> {
-        let id = id.to_owned();
-        Box::pin(async move {
-            let status: Option<String> = redis::cmd("HGET")
-                .arg(self.inner.record_key(&id))
-                .arg("s")
-                .query_async(&mut self.inner.conn())
-                .await
-                .map_err(unavailable)?;
-            match status.as_deref().and_then(Status::parse) {
-                Some(status) => Ok(Some(status)),
-                // No status field (or an unknown one): the record says.
-                None => Ok(self.inner.get_record(&id).await?.map(|r| r.status)),
-            }
-        })
-    }
-
     fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<bool, StoreError>> {
         Box::pin(async move { self.inner.write_record(&record).await })
     }
