@@ -43,22 +43,17 @@ pub(crate) async fn execute(
         })
     });
     let idempotency = idempotency.transpose()?;
-    let submitted = state
-        .engine
-        .submit(&body, idempotency.as_deref())
-        .await
-        .map_err(submit_problem)?;
-    let mut record = submitted.record;
-    if submitted.created
-        && let Some(limit) = wait
-        && let Some(finished) = state
-            .engine
-            .wait(&record.id, limit)
-            .await
-            .map_err(store_problem)?
-    {
-        record = finished;
+    let submitted = match wait {
+        Some(limit) => {
+            state
+                .engine
+                .submit_and_wait(&body, idempotency.as_deref(), limit)
+                .await
+        }
+        None => state.engine.submit(&body, idempotency.as_deref()).await,
     }
+    .map_err(submit_problem)?;
+    let record = submitted.record;
     let status = if !submitted.created || record.status.is_final() {
         StatusCode::OK
     } else {

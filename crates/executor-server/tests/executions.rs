@@ -111,6 +111,39 @@ async fn short_wait_answers_202_while_still_running() {
     assert_eq!(answer.status, 202);
     assert!(started.elapsed() < Duration::from_millis(1500));
     assert!(["queued", "running"].contains(&answer.json["status"].as_str().unwrap()));
+    // The execution, run inside the request while it waited, goes on after the answer.
+    let record = ex.until_final(answer.json["id"].as_str().unwrap()).await;
+    assert_eq!(record["status"], "succeeded");
+    assert_eq!(record["result"]["body"], "late");
+}
+
+#[tokio::test]
+async fn a_client_gone_during_its_wait_leaves_the_execution_running_to_the_end() {
+    let hits = counter();
+    let seen = Arc::clone(&hits);
+    let up = upstream(move |_req| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            reply(200, "text/plain", "done without its client")
+        }
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
+    // The client gives up (its request dropped, the connection closed) mid-execution.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(150),
+        ex.post("/api/v1/execute?wait=true", &task),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the upstream takes 400 ms");
+    let listed = ex.get("/api/v1/executions").await.json;
+    let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let record = ex.until_final(&id).await;
+    assert_eq!(record["status"], "succeeded");
+    assert_eq!(record["result"]["body"], "done without its client");
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "one call, not restarted");
 }
 
 #[tokio::test]

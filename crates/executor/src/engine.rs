@@ -206,6 +206,45 @@ impl Slot {
     }
 }
 
+/// One execution, boxed: spawned on a task of its own, or run inline by a waiting
+/// submission.
+type Execution = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// An execution run inside a waiting caller's task. Dropped before it finished (the
+/// caller's time is up, or the caller itself was dropped), it goes on in a task of its
+/// own: a moved `Pin<Box<_>>` keeps its future where it is, and the new task's first
+/// poll gives every resource it waits on the new waker.
+struct Inline(Option<Execution>);
+
+impl std::future::Future for Inline {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let Some(execution) = self.0.as_mut() else {
+            return std::task::Poll::Ready(());
+        };
+        let done = execution.as_mut().poll(cx);
+        if done.is_ready() {
+            self.0 = None;
+        }
+        done
+    }
+}
+
+impl Drop for Inline {
+    fn drop(&mut self) {
+        if let Some(execution) = self.0.take() {
+            // Outside a runtime (it is shutting down) there is nothing to run it on.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(execution);
+            }
+        }
+    }
+}
+
 /// The executor engine. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -311,6 +350,44 @@ impl Engine {
         body: &[u8],
         idempotency_key: Option<&str>,
     ) -> Result<Submitted, SubmitError> {
+        self.accept(body, idempotency_key, None).await
+    }
+
+    /// [`submit`](Self::submit), then waits up to `limit` for the new execution to
+    /// finish (`?wait=`): its record is final if it finished in time, else as it is
+    /// then. An idempotent repeat returns the first execution's record at once.
+    ///
+    /// An execution that can start at once (in memory, nothing queued, a slot free)
+    /// runs inside the caller's task while it waits: no hand-off to a worker task and
+    /// back. If the caller stops waiting (its time is up, or it is dropped because the
+    /// client went away), the execution goes on in a task of its own.
+    pub async fn submit_and_wait(
+        &self,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+        limit: Duration,
+    ) -> Result<Submitted, SubmitError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut submitted = self.accept(body, idempotency_key, Some(deadline)).await?;
+        if submitted.created && !submitted.record.status.is_final() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if let Some(now) = self.wait(&submitted.record.id, left).await? {
+                submitted.record = now;
+            }
+        }
+        Ok(submitted)
+    }
+
+    /// Validates, stores and queues (or starts) a task; with `inline_until`, an
+    /// execution that starts at once runs in this task until then (see
+    /// [`submit_and_wait`](Self::submit_and_wait)) and the record returned is as it is
+    /// after.
+    async fn accept(
+        &self,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+        inline_until: Option<tokio::time::Instant>,
+    ) -> Result<Submitted, SubmitError> {
         if *self.shared.stopping.borrow() {
             return Err(SubmitError::ShuttingDown);
         }
@@ -366,12 +443,24 @@ impl Engine {
             .flatten()
             .map(|permit| (permit, token))
         };
+        let mut ran_inline = false;
         let inserted = match direct {
             Some((permit, token)) => {
                 let inserted = shared.executions.insert(record.clone()).await;
                 if matches!(inserted, Ok(Inserted::New)) {
                     if shared.taking.load(Ordering::SeqCst) {
-                        self.spawn_execution(job, permit, token);
+                        let execution = self.execution(job, permit, token);
+                        match inline_until {
+                            Some(until) => {
+                                let mut inline = Inline(Some(execution));
+                                // Not finished in time: `inline`, dropped, spawns the rest.
+                                let _ = tokio::time::timeout_at(until, &mut inline).await;
+                                ran_inline = true;
+                            }
+                            None => {
+                                tokio::spawn(execution);
+                            }
+                        }
                     } else {
                         // The shutdown began meanwhile: queued, as any submission then.
                         drop((permit, token));
@@ -398,6 +487,10 @@ impl Engine {
             Inserted::Existing(existing) => Ok(Submitted {
                 record: *existing,
                 created: false,
+            }),
+            Inserted::New if ran_inline => Ok(Submitted {
+                record: self.get(&id).await?.unwrap_or(record),
+                created: true,
             }),
             Inserted::New => Ok(Submitted {
                 record,
@@ -694,7 +787,7 @@ impl Engine {
                     }
                     break;
                 };
-                self.spawn_execution(job, permit, shared.tasks.token());
+                tokio::spawn(self.execution(job, permit, shared.tasks.token()));
                 shared.dispatching.fetch_sub(1, Ordering::SeqCst);
             }
             shared.dispatching.store(0, Ordering::SeqCst);
@@ -717,17 +810,23 @@ impl Engine {
         }
     }
 
-    /// Starts an execution on the slot `permit`; the shutdown waits for it (`token`).
-    fn spawn_execution(&self, job: Job, permit: OwnedSemaphorePermit, token: TaskTrackerToken) {
+    /// An execution on the slot `permit`, to spawn (or run inline); the shutdown waits
+    /// for it (`token`).
+    fn execution(
+        &self,
+        job: Job,
+        permit: OwnedSemaphorePermit,
+        token: TaskTrackerToken,
+    ) -> Execution {
         let engine = self.clone();
         let slot = Slot {
             slots: Arc::clone(&self.shared.slots),
             permit: Some(permit),
         };
-        tokio::spawn(async move {
+        Box::pin(async move {
             engine.execute(job, slot).await;
             drop(token);
-        });
+        })
     }
 
     /// Serves the queue's events (cancels from other instances, lost leases, finishes
