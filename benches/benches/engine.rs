@@ -641,6 +641,6 @@ fn redis_mode(
         );
     }
     println!(
-        "(the `wait` polls of the bench itself are included: one HMGET per 100 ms per waiting execution)"
+        "(the bench's own waits are included: one HMGET for an execution already final when its waiter looks, a few more for one still running)"
     );
 }
