@@ -23,6 +23,10 @@
 //!   after its lease runs out).
 //! - **Retry waits hold no worker.** An execution waiting for its next attempt gives its
 //!   slot back; `concurrency` bounds attempts in flight.
+//! - **No hand-off when none is needed.** In memory, a task submitted while a slot is
+//!   free and nothing is queued starts at once; with [`Engine::submit_and_wait`]
+//!   (`?wait=`) it runs inside the caller's task, and goes on in a task of its own if the
+//!   caller stops waiting.
 //! - **Secrets never come back.** Values that came from a config's secrets and every
 //!   credential are masked as `***` in records, and in any response body or error
 //!   message that echoes them.
