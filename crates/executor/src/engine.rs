@@ -223,12 +223,14 @@ impl std::future::Future for Inline {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
-        let Some(execution) = self.0.as_mut() else {
+        // Out while it is polled: if the poll panics, the execution unwinds with it
+        // here instead of being handed, half run, to another task.
+        let Some(mut execution) = self.0.take() else {
             return std::task::Poll::Ready(());
         };
         let done = execution.as_mut().poll(cx);
-        if done.is_ready() {
-            self.0 = None;
+        if done.is_pending() {
+            self.0 = Some(execution);
         }
         done
     }
