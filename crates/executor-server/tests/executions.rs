@@ -816,3 +816,96 @@ async fn a_submission_racing_the_shutdown_is_queued_not_started_behind_its_back(
     assert_eq!(stored.status, Status::Queued);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn an_execution_running_inside_its_waiting_request_can_be_cancelled() {
+    let up = hang_unless_quick().await;
+    let ex = Arc::new(Executor::start().await);
+    // A first execution finished proves the engine takes work: the next one starts at
+    // once, inside its request.
+    let quick = json!({"type": "http", "url": format!("http://{up}/quick")}).to_string();
+    assert_eq!(
+        ex.post("/api/v1/execute?wait=true", &quick).await.json["status"],
+        "succeeded"
+    );
+    let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
+    let waiting = {
+        let ex = Arc::clone(&ex);
+        tokio::spawn(async move { ex.post("/api/v1/execute?wait=true", &task).await })
+    };
+    let id = loop {
+        let listed = ex.get("/api/v1/executions?status=running").await.json;
+        if let Some(id) = listed["items"][0]["id"].as_str() {
+            break id.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let started = Instant::now();
+    let cancelled = ex
+        .post(&format!("/api/v1/executions/{id}/cancel"), "")
+        .await;
+    assert_eq!(cancelled.status, 200);
+    // The waiting request answers at once, with the cancelled record.
+    let answer = tokio::time::timeout(Duration::from_secs(1), waiting)
+        .await
+        .expect("the waiting request answers within a second")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn the_shutdown_stops_an_execution_running_inside_its_request_after_the_grace() {
+    let up = hang_unless_quick().await;
+    let engine = flunq_executor::Engine::in_memory(support::loopback_options()).unwrap();
+    let workers = engine.clone();
+    let run = tokio::spawn(async move { workers.run(Duration::from_millis(300)).await });
+    let quick = json!({"type": "http", "url": format!("http://{up}/quick")}).to_string();
+    let first = engine
+        .submit_and_wait(quick.as_bytes(), None, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.record.status,
+        Status::Succeeded,
+        "the engine takes work"
+    );
+    let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
+    let waiting = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            engine
+                .submit_and_wait(task.as_bytes(), None, Duration::from_secs(60))
+                .await
+        })
+    };
+    let id = loop {
+        let page = engine.list(Some(Status::Running), 1, None).await.unwrap();
+        if let Some(record) = page.items.first() {
+            break record.id.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let started = Instant::now();
+    engine.shutdown();
+    tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .expect("run() returns after its grace")
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let answer = waiting.await.unwrap().unwrap();
+    assert_eq!(answer.record.id, id);
+    assert_eq!(answer.record.status, Status::Cancelled);
+}
+
+/// An upstream that answers `/quick` at once and hangs on anything else.
+async fn hang_unless_quick() -> std::net::SocketAddr {
+    upstream(|req: hyper::Request<hyper::body::Incoming>| async move {
+        if req.uri().path() != "/quick" {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+        reply(200, "text/plain", "ok")
+    })
+    .await
+}

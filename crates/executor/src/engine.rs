@@ -239,7 +239,9 @@ impl std::future::Future for Inline {
 impl Drop for Inline {
     fn drop(&mut self) {
         if let Some(execution) = self.0.take() {
-            // Outside a runtime (it is shutting down) there is nothing to run it on.
+            // Outside any runtime there is nothing to run it on; a runtime shutting down
+            // drops the new task at once. Either way the execution ends here, as every
+            // task does when its runtime goes.
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(execution);
             }
@@ -371,11 +373,13 @@ impl Engine {
     ) -> Result<Submitted, SubmitError> {
         let deadline = tokio::time::Instant::now() + limit;
         let mut submitted = self.accept(body, idempotency_key, Some(deadline)).await?;
-        if submitted.created && !submitted.record.status.is_final() {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if let Some(now) = self.wait(&submitted.record.id, left).await? {
-                submitted.record = now;
-            }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if submitted.created
+            && !submitted.record.status.is_final()
+            && !left.is_zero()
+            && let Some(now) = self.wait(&submitted.record.id, left).await?
+        {
+            submitted.record = now;
         }
         Ok(submitted)
     }
@@ -490,8 +494,10 @@ impl Engine {
                 record: *existing,
                 created: false,
             }),
+            // Accepted and run: a store that cannot be read now does not make it an
+            // error (a client would submit it again).
             Inserted::New if ran_inline => Ok(Submitted {
-                record: self.get(&id).await?.unwrap_or(record),
+                record: self.get(&id).await.ok().flatten().unwrap_or(record),
                 created: true,
             }),
             Inserted::New => Ok(Submitted {
@@ -986,7 +992,9 @@ impl Engine {
         shared.metrics.in_flight().inc();
         let started = tokio::time::Instant::now();
         let kind = task.kind.as_str();
-        let span = tracing::info_span!("execution", id = %job.id, r#type = %kind);
+        // A root span: an execution may run inside the request that submitted it, and
+        // outlive it.
+        let span = tracing::info_span!(parent: None, "execution", id = %job.id, r#type = %kind);
         let outcome = tokio::select! {
             // Boxed: the pipeline's future is deep, and the worker's would nest it again.
             finished = Box::pin(crate::pipeline::run(shared, record, Arc::clone(&task), &mut slot).instrument(span)) => Some(finished),

@@ -59,7 +59,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 use super::configs::{ConfigStore, ConfigStoreError, StoredConfig};
-use super::executions::{ExecutionStore, Inserted, Page};
+use super::executions::{ExecutionStore, Inserted, Page, Progress};
 use super::queue::{Job, JobTask, Queue, QueueEvent, SubmittedTask};
 use super::{BoxFuture, StoreError};
 use crate::model::config::ConfigInput;
@@ -1115,6 +1115,27 @@ impl ExecutionStore for RedisBackend {
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>> {
         let id = id.to_owned();
         Box::pin(async move { self.inner.get_record(&id).await })
+    }
+
+    fn progress(&self, id: &str) -> BoxFuture<'_, Result<Progress, StoreError>> {
+        let key = self.inner.record_key(id);
+        Box::pin(async move {
+            let fields: Vec<Option<String>> = scripts::PROGRESS
+                .key(key)
+                .invoke_async(&mut self.inner.conn())
+                .await
+                .map_err(unavailable)?;
+            if fields.first().is_some_and(Option::is_none)
+                && fields.get(1).is_some_and(Option::is_some)
+            {
+                return Ok(Progress::Pending);
+            }
+            Ok(match decode_record(fields) {
+                None => Progress::Unknown,
+                Some(r) if r.status.is_final() => Progress::Finished(Box::new(r)),
+                Some(_) => Progress::Pending,
+            })
+        })
     }
 
     fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<bool, StoreError>> {

@@ -148,6 +148,21 @@ return lost
     )
 });
 
+/// What a waiter needs: `[r, s, t]` when the record is final (or has no status field,
+/// so that its JSON says), `[false, s, false]` while it is queued or running (the JSON,
+/// which holds the task, is not sent), nils when there is no record.
+///
+/// KEYS: record.
+pub(super) static PROGRESS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local s = redis.call('HGET', KEYS[1], 's')
+if s == 'queued' or s == 'running' then return {false, s, false} end
+return redis.call('HMGET', KEYS[1], 'r', 's', 't')
+",
+    )
+});
+
 /// Finds a config by id, else by name: its document, or nil.
 ///
 /// KEYS: configs, names. ARGV: id or name.
