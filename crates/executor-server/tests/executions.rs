@@ -857,20 +857,7 @@ async fn an_execution_running_inside_its_waiting_request_can_be_cancelled() {
 
 #[tokio::test]
 async fn the_shutdown_stops_an_execution_running_inside_its_request_after_the_grace() {
-    let up = hang_unless_quick().await;
-    let engine = flunq_executor::Engine::in_memory(support::loopback_options()).unwrap();
-    let workers = engine.clone();
-    let run = tokio::spawn(async move { workers.run(Duration::from_millis(300)).await });
-    let quick = json!({"type": "http", "url": format!("http://{up}/quick")}).to_string();
-    let first = engine
-        .submit_and_wait(quick.as_bytes(), None, Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert_eq!(
-        first.record.status,
-        Status::Succeeded,
-        "the engine takes work"
-    );
+    let (engine, run, up) = engine_taking_work(16, Duration::from_millis(300)).await;
     let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
     let waiting = {
         let engine = engine.clone();
@@ -908,4 +895,106 @@ async fn hang_unless_quick() -> std::net::SocketAddr {
         reply(200, "text/plain", "ok")
     })
     .await
+}
+
+#[tokio::test]
+async fn a_wait_on_an_execution_still_queued_at_shutdown_ends_with_the_shutdown() {
+    // One worker, held by a hanging call: the next execution stays queued.
+    let (engine, run, up) = engine_taking_work(1, Duration::from_millis(200)).await;
+    let quick = json!({"type": "http", "url": format!("http://{up}/quick")}).to_string();
+    let hang = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
+    let held = engine.submit(hang.as_bytes(), None).await.unwrap();
+    until_listed(&engine, Status::Running).await;
+    let waiting = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            engine
+                .submit_and_wait(quick.as_bytes(), None, Duration::from_secs(60))
+                .await
+        })
+    };
+    until_listed(&engine, Status::Queued).await;
+    engine.shutdown();
+    // Nothing will run the queued execution here: its waiter is answered with the
+    // shutdown, not after its 60 s.
+    let answer = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the wait ends with the shutdown")
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.record.status, Status::Queued);
+    tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .expect("run() returns after its grace")
+        .unwrap();
+    let stopped = engine.get(&held.record.id).await.unwrap().unwrap();
+    assert_eq!(stopped.status, Status::Cancelled);
+}
+
+/// Waits until an execution of `status` is listed.
+async fn until_listed(engine: &flunq_executor::Engine, status: Status) {
+    while engine
+        .list(Some(status), 1, None)
+        .await
+        .unwrap()
+        .items
+        .is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_shutdown_before_the_workers_start_is_not_lost() {
+    let up = hang_unless_quick().await;
+    let engine = flunq_executor::Engine::in_memory(support::loopback_options()).unwrap();
+    let task = json!({"type": "http", "url": format!("http://{up}/quick")}).to_string();
+    let queued = engine.submit(task.as_bytes(), None).await.unwrap();
+    // Nobody listens for the shutdown yet: it must still be kept.
+    engine.shutdown();
+    assert!(matches!(
+        engine.submit(task.as_bytes(), None).await,
+        Err(flunq_executor::SubmitError::ShuttingDown)
+    ));
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        engine.run(Duration::from_millis(100)),
+    )
+    .await
+    .expect("run() returns at once: the engine was shut down before it started");
+    let record = engine.get(&queued.record.id).await.unwrap().unwrap();
+    assert_eq!(
+        record.status,
+        Status::Queued,
+        "nothing was started after the shutdown"
+    );
+}
+
+/// An engine with `concurrency` workers whose runner (shutdown grace `grace`) is known to
+/// take work (a first execution finished), and an upstream from [`hang_unless_quick`].
+async fn engine_taking_work(
+    concurrency: usize,
+    grace: Duration,
+) -> (
+    flunq_executor::Engine,
+    tokio::task::JoinHandle<()>,
+    std::net::SocketAddr,
+) {
+    let up = hang_unless_quick().await;
+    let mut options = support::loopback_options();
+    options.concurrency = concurrency;
+    let engine = flunq_executor::Engine::in_memory(options).unwrap();
+    let workers = engine.clone();
+    let run = tokio::spawn(async move { workers.run(grace).await });
+    let quick = json!({"type": "http", "url": format!("http://{up}/quick")}).to_string();
+    let first = engine
+        .submit_and_wait(quick.as_bytes(), None, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.record.status,
+        Status::Succeeded,
+        "the engine takes work"
+    );
+    (engine, run, up)
 }

@@ -592,6 +592,7 @@ impl Engine {
             Arc::clone(&entry.0)
         };
         let shared_queue = self.shared.queue.is_shared();
+        let mut stopping = self.shared.stopping.subscribe();
         let result = async {
             let deadline = tokio::time::Instant::now() + limit;
             let mut watching = false;
@@ -602,7 +603,15 @@ impl Engine {
                 tokio::pin!(notified);
                 notified.as_mut().enable();
                 match self.shared.executions.progress(id).await? {
-                    Progress::Pending => {}
+                    // In memory, nothing starts a queued execution once the engine stops
+                    // taking work: the record as it is is the answer, now (a shutdown is
+                    // not held up by waits on executions that will not run).
+                    Progress::Pending(Status::Queued)
+                        if !shared_queue && *stopping.borrow_and_update() =>
+                    {
+                        return self.get(id).await;
+                    }
+                    Progress::Pending(_) => {}
                     Progress::Unknown => return Ok(None),
                     Progress::Finished(record) => return Ok(Some(*record)),
                 }
@@ -621,10 +630,16 @@ impl Engine {
                 } else {
                     deadline
                 };
-                if tokio::time::timeout_at(until, notified).await.is_err()
-                    && tokio::time::Instant::now() >= deadline
-                {
-                    return self.get(id).await;
+                // In memory, the shutdown also ends the wait of a queued execution (the
+                // check above, once it has begun).
+                let shutting = !shared_queue && !*stopping.borrow();
+                tokio::select! {
+                    timed = tokio::time::timeout_at(until, notified) => {
+                        if timed.is_err() && tokio::time::Instant::now() >= deadline {
+                            return self.get(id).await;
+                        }
+                    }
+                    _ = stopping.changed(), if shutting => {}
                 }
             }
         }
@@ -866,7 +881,9 @@ impl Engine {
     /// Stops taking work: submissions get [`SubmitError::ShuttingDown`], workers take
     /// no new job, and [`run`](Self::run) returns once running executions are done.
     pub fn shutdown(&self) {
-        let _ = self.shared.stopping.send(true);
+        // `send_replace`: stored even while no receiver exists (`send` would drop it, and
+        // a `run` started later would never hear of the shutdown).
+        self.shared.stopping.send_replace(true);
     }
 
     fn on_event(&self, event: QueueEvent) {

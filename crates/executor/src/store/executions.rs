@@ -21,8 +21,8 @@ pub enum Inserted {
 pub enum Progress {
     /// No such record (unknown or expired).
     Unknown,
-    /// Queued or running.
-    Pending,
+    /// Queued or running (which of the two).
+    Pending(Status),
     /// Final: its record.
     Finished(Box<ExecutionRecord>),
 }
@@ -50,7 +50,7 @@ pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
             Ok(match get.await? {
                 None => Progress::Unknown,
                 Some(r) if r.status.is_final() => Progress::Finished(Box::new(r)),
-                Some(_) => Progress::Pending,
+                Some(r) => Progress::Pending(r.status),
             })
         })
     }
@@ -199,7 +199,7 @@ impl ExecutionStore for MemoryExecutionStore {
         let progress = match inner.records.get(id) {
             None => Progress::Unknown,
             Some(r) if r.status.is_final() => Progress::Finished(Box::new(r.clone())),
-            Some(_) => Progress::Pending,
+            Some(r) => Progress::Pending(r.status),
         };
         Box::pin(async move { Ok(progress) })
     }

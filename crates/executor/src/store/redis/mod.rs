@@ -1125,15 +1125,19 @@ impl ExecutionStore for RedisBackend {
                 .invoke_async(&mut self.inner.conn())
                 .await
                 .map_err(unavailable)?;
+            // `[nil, status, nil]`: pending, the record not sent.
             if fields.first().is_some_and(Option::is_none)
-                && fields.get(1).is_some_and(Option::is_some)
+                && let Some(status) = fields
+                    .get(1)
+                    .and_then(|s| s.as_deref())
+                    .and_then(Status::parse)
             {
-                return Ok(Progress::Pending);
+                return Ok(Progress::Pending(status));
             }
             Ok(match decode_record(fields) {
                 None => Progress::Unknown,
                 Some(r) if r.status.is_final() => Progress::Finished(Box::new(r)),
-                Some(_) => Progress::Pending,
+                Some(r) => Progress::Pending(r.status),
             })
         })
     }
