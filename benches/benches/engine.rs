@@ -116,21 +116,12 @@ fn start_executor(rt: &tokio::runtime::Runtime, concurrency: usize) -> (SocketAd
     serve(rt, engine)
 }
 
-fn redis_url() -> String {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    assert!(
-        url.contains("127.0.0.1") || url.contains("localhost"),
-        "loopback Redis only"
-    );
-    url
-}
-
 fn start_redis_executor(
     rt: &tokio::runtime::Runtime,
     concurrency: usize,
     prefix: &str,
 ) -> (SocketAddr, Engine) {
-    let mut redis = flunq_executor::store::RedisOptions::new(redis_url());
+    let mut redis = flunq_executor::store::RedisOptions::new(flunq_testkit::redis::url());
     redis.prefix = prefix.to_owned();
     let engine = rt
         .block_on(Engine::with_redis(engine_options(concurrency), redis))
@@ -585,7 +576,7 @@ fn redis_mode(
     full: bool,
 ) {
     let n = if full { 40_000 } else { 640 };
-    let mut conn = redis::Client::open(redis_url())
+    let mut conn = redis::Client::open(flunq_testkit::redis::url())
         .unwrap()
         .get_connection()
         .unwrap();
@@ -623,13 +614,7 @@ fn redis_mode(
         for (_, engine) in &started {
             engine.shutdown();
         }
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{{{prefix}}}*"))
-            .query(&mut conn)
-            .unwrap();
-        if !keys.is_empty() {
-            let _: () = redis::cmd("DEL").arg(keys).query(&mut conn).unwrap();
-        }
+        load_rt.block_on(flunq_testkit::redis::delete_prefix(&prefix));
     }
     table(&reports.iter().collect::<Vec<_>>());
     for (name, diff) in per_execution {

@@ -14,15 +14,6 @@ use std::time::{Duration, Instant};
 use flunq_http_client::{Client, EgressPolicy, HeaderValue, Method, Request};
 use serde_json::{Value, json};
 
-fn redis_url() -> String {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    assert!(
-        url.contains("127.0.0.1") || url.contains("localhost"),
-        "tests use a Redis on loopback only"
-    );
-    url
-}
-
 fn prefix(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -60,7 +51,7 @@ impl Instance {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_executor"))
             .env("PORT", port.to_string())
-            .env("REDIS_URL", redis_url())
+            .env("REDIS_URL", flunq_testkit::redis::url())
             .env("REDIS_PREFIX", prefix)
             .env("LEASE_TIMEOUT", "2s")
             .env("CONCURRENCY", concurrency.to_string())
@@ -146,26 +137,6 @@ async fn until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool
     }
 }
 
-async fn cleanup(prefix: &str) {
-    let mut conn = redis::Client::open(redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{{{prefix}}}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executions_of_an_instance_killed_with_sigkill_are_finished_by_another() {
     let prefix = prefix("kill");
@@ -216,7 +187,7 @@ async fn executions_of_an_instance_killed_with_sigkill_are_finished_by_another()
         .await;
     assert_eq!(record["attempts"].as_array().unwrap().len(), 1, "{record}");
     drop(doomed);
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,7 +240,7 @@ async fn an_instance_sent_sigterm_finishes_its_execution_then_exits() {
         staying.call(Method::GET, &path, None).await.1["status"] == "succeeded"
     })
     .await;
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,7 +300,7 @@ async fn an_execution_taken_over_while_waiting_to_retry_keeps_its_retry_budget()
         "retries: 1 means two calls in all"
     );
     drop(doomed);
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 #[test]

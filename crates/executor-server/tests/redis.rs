@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use flunq_http_client::Method;
 use serde_json::json;
-use support::{Executor, json_reply, loopback_options, redis_url, unique_prefix, upstream};
+use support::{Executor, json_reply, loopback_options, unique_prefix, upstream};
 
 const LEASE: Duration = Duration::from_millis(600);
 
@@ -27,7 +27,7 @@ async fn instances(prefix: &str, n: usize) -> Vec<Executor> {
 
 /// Redis options of a test's prefix.
 fn redis_options(prefix: &str) -> flunq_executor::store::RedisOptions {
-    let mut options = flunq_executor::store::RedisOptions::new(redis_url());
+    let mut options = flunq_executor::store::RedisOptions::new(flunq_testkit::redis::url());
     options.prefix = prefix.to_owned();
     options
 }
@@ -62,31 +62,6 @@ async fn call_in_flight(
     }
     assert_eq!(open.load(Ordering::SeqCst), 1);
     id
-}
-
-async fn redis() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
-/// Deletes every key of a test's prefix.
-async fn cleanup(prefix: &str) {
-    let mut conn = redis().await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{{{prefix}}}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
 }
 
 /// An upstream that answers after `delay`, counting calls.
@@ -245,7 +220,7 @@ async fn three_instances_share_configs_and_records_and_spread_the_work() {
         .await;
     assert_eq!(deleted.status, 204);
     assert_eq!(all[2].get("/api/v1/configs/billing").await.status, 404);
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,7 +254,7 @@ async fn an_idempotency_key_holds_across_instances() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // The key and the record expire together, `EXECUTION_TTL` after the finish.
-    let mut conn = redis().await;
+    let mut conn = flunq_testkit::redis::connection().await;
     let ttl: i64 = redis::cmd("PTTL")
         .arg(format!("{{{prefix}}}:idem:order-77"))
         .query_async(&mut conn)
@@ -295,7 +270,7 @@ async fn an_idempotency_key_holds_across_instances() {
         ttl > 0 && ttl <= 24 * 3600 * 1000,
         "the record expires: {ttl}"
     );
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,7 +298,7 @@ async fn a_cancel_reaches_the_instance_running_the_execution() {
         .post(&format!("/api/v1/executions/{id}/cancel"), "")
         .await;
     assert_eq!(again.status, 409);
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -379,7 +354,7 @@ async fn a_rate_limit_of_5_per_second_holds_across_two_instances() {
             .count();
         assert!(within <= 6, "{within} calls within a second");
     }
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 async fn futures_join<F: std::future::Future>(all: impl Iterator<Item = F>) -> Vec<F::Output> {
@@ -398,19 +373,9 @@ async fn a_job_whose_lease_runs_out_is_taken_over_and_one_delivered_too_often_is
     options.consumer = "submitter".to_owned();
     let submitter = idle_engine(options.clone()).await;
     let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
-    let once = submitter
-        .submit(task.as_bytes(), None)
-        .await
-        .unwrap()
-        .record
-        .id;
-    let twice = submitter
-        .submit(task.as_bytes(), None)
-        .await
-        .unwrap()
-        .record
-        .id;
-    let mut conn = redis().await;
+    let once = submit_id(&submitter, &task).await;
+    let twice = submit_id(&submitter, &task).await;
+    let mut conn = flunq_testkit::redis::connection().await;
     let stream = format!("{{{prefix}}}:queue");
     let _: redis::Value = redis::cmd("XREADGROUP")
         .arg("GROUP")
@@ -498,7 +463,7 @@ async fn a_job_whose_lease_runs_out_is_taken_over_and_one_delivered_too_often_is
         .await
         .unwrap();
     assert_eq!(left, 0);
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -655,7 +620,7 @@ async fn an_instance_that_loses_a_lease_stops_the_run_and_writes_nothing() {
     let (addr, open) = hanging_upstream().await;
     let id = call_in_flight(&runner, addr, &open).await;
     // Another consumer takes the entry over (as after a pause longer than the lease).
-    let mut conn = redis().await;
+    let mut conn = flunq_testkit::redis::connection().await;
     let stream = format!("{{{prefix}}}:queue");
     let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
         .arg(&stream)
@@ -702,7 +667,7 @@ async fn an_instance_that_loses_a_lease_stops_the_run_and_writes_nothing() {
         .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].1, "thief", "the entry stays with its new owner");
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -719,7 +684,7 @@ async fn expired_records_leave_the_listing_index() {
         assert_eq!(answer.json["status"], "succeeded");
         ids.push(answer.json["id"].as_str().unwrap().to_owned());
     }
-    let mut conn = redis().await;
+    let mut conn = flunq_testkit::redis::connection().await;
     let indexed = |conn: &mut redis::aio::MultiplexedConnection| {
         let mut conn = conn.clone();
         let prefix = prefix.clone();
@@ -756,7 +721,7 @@ async fn expired_records_leave_the_listing_index() {
             404
         );
     }
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -772,12 +737,7 @@ async fn a_job_handed_back_before_any_attempt_is_queued_again() {
         .unwrap();
     let (addr, _) = slow_upstream(Duration::ZERO).await;
     let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
-    let id = submitter
-        .submit(task.as_bytes(), None)
-        .await
-        .unwrap()
-        .record
-        .id;
+    let id = submit_id(&submitter, &task).await;
     let jobs = tokio::time::timeout(Duration::from_secs(5), queue.pop(1))
         .await
         .unwrap();
@@ -807,7 +767,7 @@ async fn a_job_handed_back_before_any_attempt_is_queued_again() {
         .unwrap();
     assert_eq!(again[0].id, id);
     assert_ne!(again[0].receipt, jobs[0].receipt);
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -819,7 +779,7 @@ async fn a_wait_on_one_instance_returns_as_soon_as_another_finishes_the_executio
     let (addr, calls) = slow_upstream(Duration::from_millis(300)).await;
     let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
     for _ in 0..3 {
-        let id = front.submit(task.as_bytes(), None).await.unwrap().record.id;
+        let id = submit_id(&front, &task).await;
         let started = Instant::now();
         let record = front
             .wait(&id, Duration::from_secs(5))
@@ -832,14 +792,14 @@ async fn a_wait_on_one_instance_returns_as_soon_as_another_finishes_the_executio
         assert!(took < Duration::from_millis(800), "the wait took {took:?}");
     }
     assert_eq!(calls.load(Ordering::SeqCst), 3);
-    let mut conn = redis().await;
+    let mut conn = flunq_testkit::redis::connection().await;
     let left: usize = redis::cmd("ZCARD")
         .arg(format!("{{{prefix}}}:waiting"))
         .query_async(&mut conn)
         .await
         .unwrap();
     assert_eq!(left, 0, "announced waits are forgotten");
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -862,5 +822,15 @@ async fn metrics_show_the_jobs_waiting_in_the_shared_queue() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    cleanup(&prefix).await;
+    flunq_testkit::redis::delete_prefix(&prefix).await;
+}
+
+/// Submits `task` to `engine`; the new execution's id.
+async fn submit_id(engine: &flunq_executor::Engine, task: &str) -> String {
+    engine
+        .submit(task.as_bytes(), None)
+        .await
+        .unwrap()
+        .record
+        .id
 }

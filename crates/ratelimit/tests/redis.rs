@@ -13,12 +13,8 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::task::JoinSet;
 
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
 async fn connect() -> ConnectionManager {
-    ConnectionManager::new(redis::Client::open(redis_url()).unwrap())
+    ConnectionManager::new(redis::Client::open(flunq_testkit::redis::url()).unwrap())
         .await
         .unwrap()
 }

@@ -57,7 +57,7 @@ impl Executor {
 
     /// An instance on Redis (`REDIS_URL`, default 127.0.0.1:6379) under `prefix`.
     pub async fn start_redis(prefix: &str, options: EngineOptions, lease: Duration) -> Self {
-        let mut redis = flunq_executor::store::RedisOptions::new(redis_url());
+        let mut redis = flunq_executor::store::RedisOptions::new(flunq_testkit::redis::url());
         redis.prefix = prefix.to_owned();
         redis.lease_timeout = lease;
         Self::start_on_redis(options, redis).await
@@ -193,16 +193,6 @@ pub fn plain_client() -> Client {
         .request_timeout(Duration::from_secs(90))
         .build()
         .unwrap()
-}
-
-/// The Redis of the tests: `REDIS_URL`, else the local one. Only loopback is accepted.
-pub fn redis_url() -> String {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    assert!(
-        url.contains("127.0.0.1") || url.contains("localhost") || url.contains("[::1]"),
-        "tests use a Redis on loopback only, not {url}"
-    );
-    url
 }
 
 /// A key prefix of its own for one test.

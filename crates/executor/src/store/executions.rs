@@ -1,5 +1,6 @@
 //! Execution records: insert (with idempotency keys), get, update, list, expire.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -27,6 +28,18 @@ pub enum Progress {
     Finished(Box<ExecutionRecord>),
 }
 
+impl Progress {
+    /// The progress a record shows (`None`: no record); a borrowed record is copied only
+    /// when final.
+    pub fn of(record: Option<Cow<'_, ExecutionRecord>>) -> Self {
+        match record {
+            None => Progress::Unknown,
+            Some(r) if r.status.is_final() => Progress::Finished(Box::new(r.into_owned())),
+            Some(r) => Progress::Pending(r.status),
+        }
+    }
+}
+
 /// One page of the listing, newest first.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -46,13 +59,7 @@ pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
     /// read; the memory store copies the record only when it is final.
     fn progress(&self, id: &str) -> BoxFuture<'_, Result<Progress, StoreError>> {
         let get = self.get(id);
-        Box::pin(async move {
-            Ok(match get.await? {
-                None => Progress::Unknown,
-                Some(r) if r.status.is_final() => Progress::Finished(Box::new(r)),
-                Some(r) => Progress::Pending(r.status),
-            })
-        })
+        Box::pin(async move { Ok(Progress::of(get.await?.map(Cow::Owned))) })
     }
     /// Stores a new record and queues its job, as one step where the store can (Redis:
     /// one script, so an accepted execution is never left without its job). The default
@@ -196,11 +203,7 @@ impl ExecutionStore for MemoryExecutionStore {
     fn progress(&self, id: &str) -> BoxFuture<'_, Result<Progress, StoreError>> {
         let mut inner = self.lock();
         self.expire(&mut inner);
-        let progress = match inner.records.get(id) {
-            None => Progress::Unknown,
-            Some(r) if r.status.is_final() => Progress::Finished(Box::new(r.clone())),
-            Some(r) => Progress::Pending(r.status),
-        };
+        let progress = Progress::of(inner.records.get(id).map(Cow::Borrowed));
         Box::pin(async move { Ok(progress) })
     }
 

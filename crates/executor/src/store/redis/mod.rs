@@ -46,6 +46,7 @@
 //! upstream that honours such keys turns the repeated call into a no-op.
 mod scripts;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -1134,11 +1135,7 @@ impl ExecutionStore for RedisBackend {
             {
                 return Ok(Progress::Pending(status));
             }
-            Ok(match decode_record(fields) {
-                None => Progress::Unknown,
-                Some(r) if r.status.is_final() => Progress::Finished(Box::new(r)),
-                Some(r) => Progress::Pending(r.status),
-            })
+            Ok(Progress::of(decode_record(fields).map(Cow::Owned)))
         })
     }
 
