@@ -391,15 +391,7 @@ async fn a_job_whose_lease_runs_out_is_taken_over_and_one_delivered_too_often_is
         .unwrap();
     // The second job is delivered once more to the ghost (as if a second instance had
     // taken it over and died too): two deliveries.
-    let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
-        .arg(&stream)
-        .arg("workers")
-        .arg("-")
-        .arg("+")
-        .arg(10)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let pending = pending_entries(&mut conn, &stream).await;
     assert_eq!(pending.len(), 2);
     let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
         .arg(&stream)
@@ -656,15 +648,7 @@ async fn an_instance_that_loses_a_lease_stops_the_run_and_writes_nothing() {
         record.text
     );
     assert!(record.json["attempts"].as_array().unwrap().is_empty());
-    let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
-        .arg(&stream)
-        .arg("workers")
-        .arg("-")
-        .arg("+")
-        .arg(10)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let pending = pending_entries(&mut conn, &stream).await;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].1, "thief", "the entry stays with its new owner");
     flunq_testkit::redis::delete_prefix(&prefix).await;
@@ -833,4 +817,20 @@ async fn submit_id(engine: &flunq_executor::Engine, task: &str) -> String {
         .unwrap()
         .record
         .id
+}
+
+/// The stream's pending entries (the leases): id, consumer, idle ms, deliveries.
+async fn pending_entries(
+    conn: &mut redis::aio::MultiplexedConnection,
+    stream: &str,
+) -> Vec<(String, String, u64, u64)> {
+    redis::cmd("XPENDING")
+        .arg(stream)
+        .arg("workers")
+        .arg("-")
+        .arg("+")
+        .arg(10)
+        .query_async(conn)
+        .await
+        .unwrap()
 }
