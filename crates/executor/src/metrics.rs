@@ -1,7 +1,7 @@
 //! Prometheus metrics of the engine, in the text format, with labels that never carry a
 //! secret: task type, status, error kind, origin (`scheme://host:port`), breaker key.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -39,9 +39,27 @@ impl prometheus_client::encoding::EncodeLabelValue for LabelValue {
     }
 }
 
+/// The task types and final statuses a series is kept for, in [`Cached`]'s order.
+const KINDS: [&str; 3] = ["http", "graphql", "database"];
+const STATUSES: [&str; 3] = ["succeeded", "failed", "cancelled"];
+
+/// The series of one task type, found in their families once: a family lookup hashes
+/// the labels under a lock, four times per execution otherwise. Filled on first use, so
+/// `/metrics` shows a series only once it has a value, as before.
+#[derive(Debug, Default)]
+struct Cached {
+    execution_seconds: OnceLock<Histogram>,
+    attempt_seconds: OnceLock<Histogram>,
+    retries: OnceLock<Counter>,
+    /// By final status, in `STATUSES` order.
+    executions: [OnceLock<Counter>; 3],
+}
+
 /// The engine's metrics.
 #[derive(Debug)]
 pub struct Metrics {
+    /// By task type, in `KINDS` order.
+    cached: [Cached; 3],
     registry: Registry,
     executions: Family<KindStatus, Counter>,
     execution_seconds: Family<Kind, Histogram>,
@@ -133,6 +151,7 @@ impl Metrics {
             in_flight.clone(),
         );
         Self {
+            cached: Default::default(),
             registry,
             executions,
             execution_seconds,
@@ -147,12 +166,43 @@ impl Metrics {
         }
     }
 
+    /// The cached series of `kind`, if it is one of `KINDS`.
+    fn cached(&self, kind: &str) -> Option<&Cached> {
+        KINDS
+            .iter()
+            .position(|k| *k == kind)
+            .and_then(|i| self.cached.get(i))
+    }
+
+    /// `kind`'s series of a family labelled by type alone, through `slot`.
+    fn by_kind<M: Clone>(
+        &self,
+        family: &Family<Kind, M, impl Fn() -> M>,
+        kind: &'static str,
+        slot: impl Fn(&Cached) -> &OnceLock<M>,
+    ) -> M {
+        let find = || family.get_or_create(&[("type", kind)]).clone();
+        match self.cached(kind) {
+            Some(cached) => slot(cached).get_or_init(find).clone(),
+            None => find(),
+        }
+    }
+
     pub(crate) fn finished(&self, kind: &'static str, status: &'static str, took: Duration) {
-        self.executions
-            .get_or_create(&[("type", kind), ("status", status)])
-            .inc();
-        self.execution_seconds
-            .get_or_create(&[("type", kind)])
+        let find = || {
+            self.executions
+                .get_or_create(&[("type", kind), ("status", status)])
+                .clone()
+        };
+        let slot = self.cached(kind).and_then(|cached| {
+            let i = STATUSES.iter().position(|s| *s == status)?;
+            cached.executions.get(i)
+        });
+        match slot {
+            Some(slot) => slot.get_or_init(find).inc(),
+            None => find().inc(),
+        };
+        self.by_kind(&self.execution_seconds, kind, |c| &c.execution_seconds)
             .observe(took.as_secs_f64());
     }
 
@@ -164,8 +214,7 @@ impl Metrics {
         failed: bool,
         took: Duration,
     ) {
-        self.attempt_seconds
-            .get_or_create(&[("type", kind)])
+        self.by_kind(&self.attempt_seconds, kind, |c| &c.attempt_seconds)
             .observe(took.as_secs_f64());
         let class = match status_code {
             Some(100..=199) => "1xx",
@@ -184,7 +233,7 @@ impl Metrics {
     }
 
     pub(crate) fn retry(&self, kind: &'static str) {
-        self.retries.get_or_create(&[("type", kind)]).inc();
+        self.by_kind(&self.retries, kind, |c| &c.retries).inc();
     }
 
     pub(crate) fn rate_limit_wait(&self, key: &Arc<str>, waited: Duration) {
