@@ -238,8 +238,30 @@ pub(crate) async fn not_found() -> Problem {
 }
 
 fn record_response(status: StatusCode, record: &ExecutionRecord) -> Response {
-    let mut response = (status, Json(record)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/executions/{}", record.id)) {
+    // Written into a buffer sized for a typical record (`Json` starts at 128 bytes and
+    // grows it several times).
+    let mut body = Vec::with_capacity(768 + record.task.get().len());
+    if let Err(e) = serde_json::to_writer(&mut body, record) {
+        return Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot write the record: {e}"),
+        )
+        .into_response();
+    }
+    let mut response = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    let mut location = String::with_capacity(19 + record.id.len());
+    location.push_str("/api/v1/executions/");
+    location.push_str(&record.id);
+    let location = Bytes::from(location);
+    if let Ok(location) = HeaderValue::from_maybe_shared(location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response

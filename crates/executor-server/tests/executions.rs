@@ -56,6 +56,33 @@ async fn http_task_with_wait_returns_the_final_record() {
 }
 
 #[tokio::test]
+async fn response_headers_are_kept_with_repeated_values_joined_and_credentials_left_out() {
+    let up = upstream(|_req| async {
+        let mut response = json_reply(200, &json!({"ok": true}));
+        let headers = response.headers_mut();
+        headers.append("x-multi", "a".parse().unwrap());
+        headers.append("vary", "accept".parse().unwrap());
+        headers.append("x-multi", "b".parse().unwrap());
+        headers.append("vary", "origin".parse().unwrap());
+        headers.append("set-cookie", "session=s3cr3t".parse().unwrap());
+        response
+    })
+    .await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/")});
+    let answer = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let headers = &answer.json["result"]["headers"];
+    assert_eq!(headers["x-multi"], "a, b", "{headers}");
+    assert_eq!(headers["vary"], "accept, origin", "{headers}");
+    assert_eq!(headers["content-type"], "application/json", "{headers}");
+    assert!(headers.get("set-cookie").is_none(), "{headers}");
+    assert!(!answer.text.contains("s3cr3t"), "{}", answer.text);
+}
+
+#[tokio::test]
 async fn asynchronous_submission_is_accepted_then_finishes() {
     let up = upstream(|_req| async {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -725,7 +752,7 @@ struct GatedStore {
 type Stored<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 
 impl ExecutionStore for GatedStore {
-    fn insert(&self, record: ExecutionRecord) -> Stored<'_, Inserted> {
+    fn insert(&self, record: Arc<ExecutionRecord>) -> Stored<'_, Inserted> {
         Box::pin(async move {
             if self.hold_next.swap(false, Ordering::SeqCst) {
                 self.entered.notify_one();
@@ -740,7 +767,7 @@ impl ExecutionStore for GatedStore {
     fn start(&self, id: &str) -> Stored<'_, Option<ExecutionRecord>> {
         self.inner.start(id)
     }
-    fn update(&self, record: ExecutionRecord) -> Stored<'_, bool> {
+    fn update(&self, record: Arc<ExecutionRecord>) -> Stored<'_, bool> {
         self.inner.update(record)
     }
     fn list(

@@ -541,7 +541,8 @@ async fn readyz_is_503_while_redis_is_out_of_reach_and_work_survives_a_restart_w
                 .await
                 .unwrap()
                 .record
-                .id,
+                .id
+                .clone(),
         );
     }
     for _ in 0..200 {
@@ -817,6 +818,7 @@ async fn submit_id(engine: &flunq_executor::Engine, task: &str) -> String {
         .unwrap()
         .record
         .id
+        .clone()
 }
 
 /// The stream's pending entries (the leases): id, consumer, idle ms, deliveries.

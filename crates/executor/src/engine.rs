@@ -77,8 +77,9 @@ impl Default for EngineOptions {
 /// What [`Engine::submit`] did.
 #[derive(Debug, Clone)]
 pub struct Submitted {
-    /// The execution's record.
-    pub record: ExecutionRecord,
+    /// The execution's record (shared with the store: an execution run inside the
+    /// request answers with the record it wrote).
+    pub record: Arc<ExecutionRecord>,
     /// `false` when an idempotency key named an earlier execution (`200`, not `202`).
     pub created: bool,
 }
@@ -208,7 +209,10 @@ impl Slot {
 
 /// One execution, boxed: spawned on a task of its own, or run inline by a waiting
 /// submission.
-type Execution = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+/// Its output is the final record when it was asked to keep it (see
+/// [`Engine::execution`]).
+type Execution =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<Arc<ExecutionRecord>>> + Send>>;
 
 /// An execution run inside a waiting caller's task. Dropped before it finished (the
 /// caller's time is up, or the caller itself was dropped), it goes on in a task of its
@@ -217,16 +221,16 @@ type Execution = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
 struct Inline(Option<Execution>);
 
 impl std::future::Future for Inline {
-    type Output = ();
+    type Output = Option<Arc<ExecutionRecord>>;
 
     fn poll(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
+    ) -> std::task::Poll<Self::Output> {
         // Out while it is polled: if the poll panics, the execution unwinds with it
         // here instead of being handed, half run, to another task.
         let Some(mut execution) = self.0.take() else {
-            return std::task::Poll::Ready(());
+            return std::task::Poll::Ready(None);
         };
         let done = execution.as_mut().poll(cx);
         if done.is_pending() {
@@ -379,7 +383,7 @@ impl Engine {
             && !left.is_zero()
             && let Some(now) = self.wait(&submitted.record.id, left).await?
         {
-            submitted.record = now;
+            submitted.record = Arc::new(now);
         }
         Ok(submitted)
     }
@@ -399,9 +403,10 @@ impl Engine {
         }
         let input = parse_task(body)?;
         let task = self.prepare_input(&input, idempotency_key).await?;
+        let task_kind = task.kind.as_str();
         let record = ExecutionRecord::queued(
             uuid::Uuid::now_v7().to_string(),
-            task.kind.as_str(),
+            task_kind,
             masked_task(&input),
             task.idempotency_key.clone(),
         );
@@ -449,22 +454,39 @@ impl Engine {
             .flatten()
             .map(|permit| (permit, token))
         };
-        let mut ran_inline = false;
+        // Run inline, the reply is read after the run (the final record the execution
+        // hands back, else as stored then): only the store holds this record, so the
+        // execution starts it in place. Otherwise the reply shares it with the store.
+        let record = Arc::new(record);
+        let inline = direct.is_some() && inline_until.is_some();
+        let (stored, mut reply) = if inline {
+            (record, None)
+        } else {
+            (Arc::clone(&record), Some(record))
+        };
+        let fallback_key = if inline {
+            stored.idempotency_key.clone()
+        } else {
+            None
+        };
         let inserted = match direct {
             Some((permit, token)) => {
-                let inserted = shared.executions.insert(record.clone()).await;
+                let inserted = shared.executions.insert(stored).await;
                 if matches!(inserted, Ok(Inserted::New)) {
                     if shared.taking.load(Ordering::SeqCst) {
-                        let execution = self.execution(job, permit, token);
                         match inline_until {
                             Some(until) => {
+                                let execution = self.execution(job, permit, token, true);
                                 let mut inline = Inline(Some(execution));
                                 // Not finished in time: `inline`, dropped, spawns the rest.
-                                let _ = tokio::time::timeout_at(until, &mut inline).await;
-                                ran_inline = true;
+                                if let Ok(Some(finished)) =
+                                    tokio::time::timeout_at(until, &mut inline).await
+                                {
+                                    reply = Some(finished);
+                                }
                             }
                             None => {
-                                tokio::spawn(execution);
+                                tokio::spawn(self.execution(job, permit, token, false));
                             }
                         }
                     } else {
@@ -478,7 +500,7 @@ impl Engine {
             None => {
                 shared
                     .executions
-                    .insert_queued(record.clone(), job, shared.queue.as_ref())
+                    .insert_queued(stored, job, shared.queue.as_ref())
                     .await
             }
         };
@@ -491,19 +513,30 @@ impl Engine {
         }
         match inserted? {
             Inserted::Existing(existing) => Ok(Submitted {
-                record: *existing,
+                record: Arc::new(*existing),
                 created: false,
             }),
-            // Accepted and run: a store that cannot be read now does not make it an
-            // error (a client would submit it again).
-            Inserted::New if ran_inline => Ok(Submitted {
-                record: self.get(&id).await.ok().flatten().unwrap_or(record),
-                created: true,
-            }),
-            Inserted::New => Ok(Submitted {
-                record,
-                created: true,
-            }),
+            Inserted::New => {
+                let record = match reply {
+                    Some(record) => record,
+                    // Run inline but not finished in time (or a cancel won): as stored
+                    // now. A store that cannot be read now does not make it an error (a
+                    // client would submit it again): the record as accepted.
+                    None => Arc::new(match self.get(&id).await {
+                        Ok(Some(now)) => now,
+                        _ => ExecutionRecord::queued(
+                            id,
+                            task_kind,
+                            masked_task(&input),
+                            fallback_key,
+                        ),
+                    }),
+                };
+                Ok(Submitted {
+                    record,
+                    created: true,
+                })
+            }
         }
     }
 
@@ -671,7 +704,12 @@ impl Engine {
         record.status = Status::Cancelled;
         record.finished_at = Some(SystemTime::now());
         record.error = Some(ExecError::new(ErrorKind::Cancelled, "cancelled on request"));
-        if !self.shared.executions.update(record.clone()).await? {
+        if !self
+            .shared
+            .executions
+            .update(Arc::new(record.clone()))
+            .await?
+        {
             // It finished between the read and the write: that record stands.
             return match self.shared.executions.get(id).await? {
                 Some(now) => Err(CancelError::Finished(Box::new(now))),
@@ -810,7 +848,7 @@ impl Engine {
                     }
                     break;
                 };
-                tokio::spawn(self.execution(job, permit, shared.tasks.token()));
+                tokio::spawn(self.execution(job, permit, shared.tasks.token(), false));
                 shared.dispatching.fetch_sub(1, Ordering::SeqCst);
             }
             shared.dispatching.store(0, Ordering::SeqCst);
@@ -834,12 +872,14 @@ impl Engine {
     }
 
     /// An execution on the slot `permit`, to spawn (or run inline); the shutdown waits
-    /// for it (`token`).
+    /// for it (`token`). With `keep`, its output is its final record as written (for a
+    /// caller waiting inline: no read of the store after).
     fn execution(
         &self,
         job: Job,
         permit: OwnedSemaphorePermit,
         token: TaskTrackerToken,
+        keep: bool,
     ) -> Execution {
         let engine = self.clone();
         let slot = Slot {
@@ -847,8 +887,9 @@ impl Engine {
             permit: Some(permit),
         };
         Box::pin(async move {
-            engine.execute(job, slot).await;
+            let finished = engine.execute(job, slot, keep).await;
             drop(token);
+            finished
         })
     }
 
@@ -935,7 +976,8 @@ impl Engine {
         }
     }
 
-    async fn execute(&self, job: Job, mut slot: Slot) {
+    /// Runs a job; returns its final record when it wrote it and `keep` asks for it.
+    async fn execute(&self, job: Job, mut slot: Slot, keep: bool) -> Option<Arc<ExecutionRecord>> {
         let shared = &self.shared;
         // Registered before the status is read: a cancel either finds this signal or
         // has already written `cancelled`, which `start` sees.
@@ -952,13 +994,13 @@ impl Engine {
         if lost {
             // Taken over by another instance before it started here: theirs now.
             self.finish(&job.id);
-            return;
+            return None;
         }
         if cancelled {
             // Its record is final: the job is done.
             shared.queue.ack(&job).await;
             self.finish(&job.id);
-            return;
+            return None;
         }
         let mut job = job;
         let started = match job.started.take() {
@@ -971,7 +1013,7 @@ impl Engine {
             Ok(None) => {
                 shared.queue.ack(&job).await;
                 self.finish(&job.id);
-                return;
+                return None;
             }
             // The store is out of reach: the job stays with the queue, whose lease
             // hands it to an instance that can run it.
@@ -979,7 +1021,7 @@ impl Engine {
                 tracing::warn!(execution = %job.id, error = %e, "cannot start the execution");
                 shared.queue.release(&job).await;
                 self.finish(&job.id);
-                return;
+                return None;
             }
         };
         let task = match self.job_task(&job).await {
@@ -989,7 +1031,7 @@ impl Engine {
                 tracing::warn!(execution = %job.id, error = %e, "cannot prepare the task now");
                 shared.queue.release(&job).await;
                 self.finish(&job.id);
-                return;
+                return None;
             }
             Err(e) => {
                 // Valid when submitted, but no longer (its config was deleted since).
@@ -1000,10 +1042,10 @@ impl Engine {
                     ErrorKind::Internal,
                     format!("the task can no longer be prepared: {e}"),
                 ));
-                let _ = shared.executions.update(failed).await;
+                let _ = shared.executions.update(Arc::new(failed)).await;
                 shared.queue.ack(&job).await;
                 self.finish(&job.id);
-                return;
+                return None;
             }
         };
         shared.metrics.in_flight().inc();
@@ -1018,16 +1060,22 @@ impl Engine {
             () = signal.notify.notified() => None,
         };
         shared.metrics.in_flight().dec();
+        let mut kept = None;
         match outcome {
             Some(finished) => {
                 let status = finished.status;
                 let attempts = finished.attempts.len();
                 let message = finished.error.as_ref().map(|e| e.message.clone());
+                let finished = Arc::new(finished);
+                let copy = keep.then(|| Arc::clone(&finished));
                 // A cancel that raced the last attempt wins: the record stays cancelled.
                 let written = shared
                     .executions
                     .finish(finished, &job, shared.queue.as_ref())
                     .await;
+                if let Ok(true) = written {
+                    kept = copy;
+                }
                 let shown = match written {
                     Ok(false) => Status::Cancelled,
                     _ => status,
@@ -1068,6 +1116,7 @@ impl Engine {
             }
         }
         self.finish(&job.id);
+        kept
     }
 
     /// After a shutdown cancelled a running execution, its record must not stay
@@ -1082,7 +1131,7 @@ impl Engine {
                 ErrorKind::Cancelled,
                 "cancelled: the executor shut down",
             ));
-            let _ = self.shared.executions.update(record).await;
+            let _ = self.shared.executions.update(Arc::new(record)).await;
         }
     }
 

@@ -131,7 +131,7 @@ pub(crate) async fn run(
         // no further attempt.
         if let Ok(false) = shared
             .executions
-            .update(masked(record.clone(), &task))
+            .update(Arc::new(masked(record.clone(), &task)))
             .await
         {
             return finish(record, Status::Cancelled, None, error, &task);

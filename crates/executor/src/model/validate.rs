@@ -1,6 +1,7 @@
 //! From a submitted [`TaskInput`] (and its stored config) to a [`PreparedTask`], once, at
 //! the edge. Every error names its field; nothing is queued when anything is wrong.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -665,12 +666,17 @@ fn encode_body(
 fn origin_of(call: &Call) -> String {
     match call {
         // scheme://host:port without `Url::origin`'s IDNA round trip.
-        Call::Http(h) | Call::Graphql(h) => format!(
-            "{}://{}:{}",
-            h.url.scheme(),
-            h.url.host_str().unwrap_or_default(),
-            h.url.port_or_known_default().unwrap_or_default()
-        ),
+        // Pieces pushed rather than `format!`ed: this runs for every submission.
+        Call::Http(h) | Call::Graphql(h) => {
+            let (scheme, host) = (h.url.scheme(), h.url.host_str().unwrap_or_default());
+            let mut key = String::with_capacity(scheme.len() + host.len() + 9);
+            key.push_str(scheme);
+            key.push_str("://");
+            key.push_str(host);
+            key.push(':');
+            let _ = write!(key, "{}", h.url.port_or_known_default().unwrap_or_default());
+            key
+        }
         Call::Database(d) => format!("postgres://{}:{}", d.target.host(), d.target.port()),
     }
 }

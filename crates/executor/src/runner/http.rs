@@ -164,21 +164,38 @@ fn classify_response(call: &HttpCall, response: &Response) -> AttemptResult {
 }
 
 fn http_result(response: &Response, body: Value) -> Value {
+    // A header map yields the values of one name one after the other: they are joined
+    // as they come, each name inserted once (and, should a name come back later,
+    // joined with what it had).
     let mut headers = Map::new();
+    let mut insert = |name: &http::HeaderName, joined: String| {
+        if let Some(Value::String(before)) =
+            headers.insert(name.as_str().to_owned(), Value::String(joined))
+            && let Some(Value::String(after)) = headers.get_mut(name.as_str())
+        {
+            *after = format!("{before}, {after}");
+        }
+    };
+    let mut current: Option<(&http::HeaderName, String)> = None;
     for (name, value) in response.headers() {
         if flunq_http_client::is_credential_header(name) {
             continue;
         }
-        let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match headers.get_mut(name.as_str()) {
-            Some(Value::String(existing)) => {
-                existing.push_str(", ");
-                existing.push_str(&text);
+        let text = String::from_utf8_lossy(value.as_bytes());
+        match &mut current {
+            Some((last, joined)) if *last == name => {
+                joined.push_str(", ");
+                joined.push_str(&text);
             }
             _ => {
-                headers.insert(name.as_str().to_owned(), Value::String(text));
+                if let Some((last, joined)) = current.replace((name, text.into_owned())) {
+                    insert(last, joined);
+                }
             }
         }
+    }
+    if let Some((last, joined)) = current {
+        insert(last, joined);
     }
     let mut result = Map::new();
     result.insert("status".into(), Value::from(response.status().as_u16()));

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use super::{BoxFuture, Job, Queue, StoreError};
@@ -51,8 +51,9 @@ pub struct Page {
 
 /// Execution records, expiring `ttl` after they finish.
 pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
-    /// Stores a new record, unless its idempotency key names an existing one.
-    fn insert(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<Inserted, StoreError>>;
+    /// Stores a new record, unless its idempotency key names an existing one. Shared as
+    /// in [`update`](Self::update).
+    fn insert(&self, record: Arc<ExecutionRecord>) -> BoxFuture<'_, Result<Inserted, StoreError>>;
     /// The record, if known and not expired.
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>>;
     /// What a waiter checks: the record if it is final, else whether it exists. One
@@ -66,7 +67,7 @@ pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
     /// inserts, then pushes when the record is new.
     fn insert_queued<'a>(
         &'a self,
-        record: ExecutionRecord,
+        record: Arc<ExecutionRecord>,
         job: Job,
         queue: &'a dyn Queue,
     ) -> BoxFuture<'a, Result<Inserted, StoreError>> {
@@ -84,14 +85,15 @@ pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
     fn start(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>>;
     /// Replaces a record (attempts, status, result), unless the stored one is already
     /// final (`succeeded`, `failed`, `cancelled`): final records never change. Returns
-    /// whether the record was written.
-    fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// whether the record was written. Shared: the memory store keeps it as it is, and
+    /// the caller may keep it too (a waiting submission answers with it).
+    fn update(&self, record: Arc<ExecutionRecord>) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Writes the final record of a job and tells the queue the job is done, as one step
     /// where the store can (Redis: one script). The job is acknowledged even when the
     /// record was already final (a cancel won). Returns whether the record was written.
     fn finish<'a>(
         &'a self,
-        record: ExecutionRecord,
+        record: Arc<ExecutionRecord>,
         job: &'a Job,
         queue: &'a dyn Queue,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
@@ -119,7 +121,9 @@ pub struct MemoryExecutionStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    records: BTreeMap<String, ExecutionRecord>,
+    /// Shared with whoever wrote them (see [`ExecutionStore::update`]); changed in place
+    /// (`Arc::make_mut`) while pending, when nothing else holds them.
+    records: BTreeMap<String, Arc<ExecutionRecord>>,
     idempotency: HashMap<String, String>,
     /// Finished ids in the order they finished, for expiry.
     finished: std::collections::VecDeque<(SystemTime, String)>,
@@ -148,16 +152,16 @@ impl MemoryExecutionStore {
             }
             if let Some((_, id)) = inner.finished.pop_front()
                 && let Some(record) = inner.records.remove(&id)
-                && let Some(key) = record.idempotency_key
+                && let Some(key) = &record.idempotency_key
             {
-                inner.idempotency.remove(&key);
+                inner.idempotency.remove(key);
             }
         }
     }
 }
 
 impl ExecutionStore for MemoryExecutionStore {
-    fn insert(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<Inserted, StoreError>> {
+    fn insert(&self, record: Arc<ExecutionRecord>) -> BoxFuture<'_, Result<Inserted, StoreError>> {
         let mut inner = self.lock();
         self.expire(&mut inner);
         if let Some(key) = &record.idempotency_key {
@@ -166,7 +170,7 @@ impl ExecutionStore for MemoryExecutionStore {
                 .get(key)
                 .and_then(|id| inner.records.get(id))
             {
-                let existing = Box::new(existing.clone());
+                let existing = Box::new(ExecutionRecord::clone(existing));
                 return Box::pin(async move { Ok(Inserted::Existing(existing)) });
             }
             inner.idempotency.insert(key.clone(), record.id.clone());
@@ -183,7 +187,7 @@ impl ExecutionStore for MemoryExecutionStore {
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>> {
         let mut inner = self.lock();
         self.expire(&mut inner);
-        let found = inner.records.get(id).cloned();
+        let found = inner.records.get(id).map(|r| ExecutionRecord::clone(r));
         Box::pin(async move { Ok(found) })
     }
 
@@ -191,6 +195,7 @@ impl ExecutionStore for MemoryExecutionStore {
         let mut inner = self.lock();
         let started = match inner.records.get_mut(id) {
             Some(record) if !record.status.is_final() => {
+                let record = Arc::make_mut(record);
                 record.status = Status::Running;
                 record.started_at.get_or_insert_with(SystemTime::now);
                 Some(record.clone())
@@ -203,11 +208,11 @@ impl ExecutionStore for MemoryExecutionStore {
     fn progress(&self, id: &str) -> BoxFuture<'_, Result<Progress, StoreError>> {
         let mut inner = self.lock();
         self.expire(&mut inner);
-        let progress = Progress::of(inner.records.get(id).map(Cow::Borrowed));
+        let progress = Progress::of(inner.records.get(id).map(|r| Cow::Borrowed(&**r)));
         Box::pin(async move { Ok(progress) })
     }
 
-    fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn update(&self, record: Arc<ExecutionRecord>) -> BoxFuture<'_, Result<bool, StoreError>> {
         let mut inner = self.lock();
         let finished = record.status.is_final().then(|| record.id.clone());
         match inner.records.get_mut(&record.id) {
@@ -251,7 +256,7 @@ impl ExecutionStore for MemoryExecutionStore {
                 next = items.last().map(|r: &ExecutionRecord| r.id.clone());
                 break;
             }
-            items.push(record.clone());
+            items.push(ExecutionRecord::clone(record));
         }
         Box::pin(async move { Ok(Page { items, next }) })
     }
@@ -277,7 +282,7 @@ mod tests {
     async fn finished_records_expire_after_the_ttl_and_free_their_idempotency_key() {
         let store = MemoryExecutionStore::new(Duration::ZERO);
         store
-            .insert(record("a", Status::Queued, Some("k")))
+            .insert(Arc::new(record("a", Status::Queued, Some("k"))))
             .await
             .unwrap();
         assert!(
@@ -285,7 +290,7 @@ mod tests {
             "queued records never expire"
         );
         store
-            .update(record("a", Status::Succeeded, Some("k")))
+            .update(Arc::new(record("a", Status::Succeeded, Some("k"))))
             .await
             .unwrap();
         assert!(
@@ -295,7 +300,7 @@ mod tests {
         // The key is free again: a new execution may use it.
         assert!(matches!(
             store
-                .insert(record("b", Status::Queued, Some("k")))
+                .insert(Arc::new(record("b", Status::Queued, Some("k"))))
                 .await
                 .unwrap(),
             Inserted::New
@@ -306,17 +311,17 @@ mod tests {
     async fn records_within_the_ttl_are_kept() {
         let store = MemoryExecutionStore::new(Duration::from_secs(3600));
         store
-            .insert(record("a", Status::Queued, Some("k")))
+            .insert(Arc::new(record("a", Status::Queued, Some("k"))))
             .await
             .unwrap();
         store
-            .update(record("a", Status::Failed, Some("k")))
+            .update(Arc::new(record("a", Status::Failed, Some("k"))))
             .await
             .unwrap();
         assert!(store.get("a").await.unwrap().is_some());
         assert!(matches!(
             store
-                .insert(record("b", Status::Queued, Some("k")))
+                .insert(Arc::new(record("b", Status::Queued, Some("k"))))
                 .await
                 .unwrap(),
             Inserted::Existing(_)

@@ -1077,13 +1077,13 @@ impl Drop for Demand<'_> {
 }
 
 impl ExecutionStore for RedisBackend {
-    fn insert(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<Inserted, StoreError>> {
-        Box::pin(async move { self.insert_with(record, None).await })
+    fn insert(&self, record: Arc<ExecutionRecord>) -> BoxFuture<'_, Result<Inserted, StoreError>> {
+        Box::pin(async move { self.insert_with(&record, None).await })
     }
 
     fn insert_queued<'a>(
         &'a self,
-        record: ExecutionRecord,
+        record: Arc<ExecutionRecord>,
         job: Job,
         _queue: &'a dyn Queue,
     ) -> BoxFuture<'a, Result<Inserted, StoreError>> {
@@ -1093,7 +1093,7 @@ impl ExecutionStore for RedisBackend {
                     "a prepared task cannot cross processes: queue the submitted task".into(),
                 ));
             };
-            self.insert_with(record, Some(source)).await
+            self.insert_with(&record, Some(source)).await
         })
     }
 
@@ -1139,13 +1139,13 @@ impl ExecutionStore for RedisBackend {
         })
     }
 
-    fn update(&self, record: ExecutionRecord) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn update(&self, record: Arc<ExecutionRecord>) -> BoxFuture<'_, Result<bool, StoreError>> {
         Box::pin(async move { self.inner.write_record(&record).await })
     }
 
     fn finish<'a>(
         &'a self,
-        record: ExecutionRecord,
+        record: Arc<ExecutionRecord>,
         job: &'a Job,
         _queue: &'a dyn Queue,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
@@ -1226,11 +1226,11 @@ impl ExecutionStore for RedisBackend {
 impl RedisBackend {
     async fn insert_with(
         &self,
-        record: ExecutionRecord,
+        record: &ExecutionRecord,
         job: Option<SubmittedTask>,
     ) -> Result<Inserted, StoreError> {
         let inner = &self.inner;
-        let json = serde_json::to_string(&record)
+        let json = serde_json::to_string(record)
             .map_err(|e| StoreError(format!("cannot encode record {}: {e}", record.id)))?;
         let key = record.idempotency_key.clone().unwrap_or_default();
         let record_key = inner.record_key(&record.id);
