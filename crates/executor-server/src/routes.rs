@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flunq_executor::store::{ConfigStoreError, StoredConfig};
@@ -29,11 +29,12 @@ pub(crate) struct ExecuteQuery {
 pub(crate) async fn execute(
     State(state): State<AppState>,
     Query(query): Query<ExecuteQuery>,
-    headers: HeaderMap,
-    body: std::result::Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response> {
-    let body = body.map_err(body_rejection)?;
-    let wait = wait_of(query.wait.as_deref(), &headers)?;
+    // Read from the request's own headers (the `HeaderMap` extractor copies them all),
+    // reported after the body's errors, as before.
+    let headers = request.headers();
+    let wait = wait_of(query.wait.as_deref(), headers);
     let idempotency = headers.get("idempotency-key").map(|v| {
         v.to_str().map(str::to_owned).map_err(|_| {
             Problem::new(
@@ -42,6 +43,11 @@ pub(crate) async fn execute(
             )
         })
     });
+    // Through the extractor, so `DefaultBodyLimit` applies.
+    let body = Bytes::from_request(request, &state)
+        .await
+        .map_err(body_rejection)?;
+    let wait = wait?;
     let idempotency = idempotency.transpose()?;
     let submitted = match wait {
         Some(limit) => {

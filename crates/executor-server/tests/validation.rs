@@ -170,6 +170,40 @@ async fn api_keys_are_required_when_set() {
         .await;
     assert_eq!(without.status, 401);
     assert_eq!(without.header("www-authenticate"), Some("Bearer"));
+    // Every route under /api/v1 asks for a key, whatever the method; a path that is no
+    // route is a 404 (as is any unknown path), a wrong method a 405 once the key passes.
+    for (method, path) in [
+        (flunq_http_client::Method::POST, "/api/v1/execute"),
+        (
+            flunq_http_client::Method::POST,
+            "/api/v1/executions/x/cancel",
+        ),
+        (flunq_http_client::Method::GET, "/api/v1/configs/x"),
+        (flunq_http_client::Method::GET, "/api/v1/openapi.json"),
+    ] {
+        let answer = ex
+            .call(method, path, None, &[("authorization", "Bearer wrong")])
+            .await;
+        assert_eq!(answer.status, 401, "{path}");
+    }
+    let unknown = ex
+        .call(
+            flunq_http_client::Method::GET,
+            "/api/v1/nothing-here",
+            None,
+            &[("authorization", "Bearer wrong")],
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    let wrong_method = ex
+        .call(
+            flunq_http_client::Method::DELETE,
+            "/api/v1/execute",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(wrong_method.status, 405);
     // Health and metrics stay open.
     assert_eq!(
         ex.call(

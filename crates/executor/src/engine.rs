@@ -457,18 +457,11 @@ impl Engine {
         // Run inline, the reply is read after the run (the final record the execution
         // hands back, else as stored then): only the store holds this record, so the
         // execution starts it in place. Otherwise the reply shares it with the store.
-        let record = Arc::new(record);
+        let stored = Arc::new(record);
         let inline = direct.is_some() && inline_until.is_some();
-        let (stored, mut reply) = if inline {
-            (record, None)
-        } else {
-            (Arc::clone(&record), Some(record))
-        };
-        let fallback_key = if inline {
-            stored.idempotency_key.clone()
-        } else {
-            None
-        };
+        let mut reply = (!inline).then(|| Arc::clone(&stored));
+        // What the record as accepted is rebuilt from, should the store not answer after.
+        let accepted = inline.then(|| (stored.created_at, stored.idempotency_key.clone()));
         let inserted = match direct {
             Some((permit, token)) => {
                 let inserted = shared.executions.insert(stored).await;
@@ -524,12 +517,13 @@ impl Engine {
                     // client would submit it again): the record as accepted.
                     None => Arc::new(match self.get(&id).await {
                         Ok(Some(now)) => now,
-                        _ => ExecutionRecord::queued(
-                            id,
-                            task_kind,
-                            masked_task(&input),
-                            fallback_key,
-                        ),
+                        _ => {
+                            let (created_at, key) = accepted.unwrap_or((SystemTime::now(), None));
+                            let mut record =
+                                ExecutionRecord::queued(id, task_kind, masked_task(&input), key);
+                            record.created_at = created_at;
+                            record
+                        }
                     }),
                 };
                 Ok(Submitted {
@@ -1080,9 +1074,7 @@ impl Engine {
                     Ok(false) => Status::Cancelled,
                     _ => status,
                 };
-                shared
-                    .metrics
-                    .finished(kind, shown.as_str(), started.elapsed());
+                shared.metrics.finished(task.kind, shown, started.elapsed());
                 tracing::info!(
                     execution = %job.id,
                     r#type = kind,
@@ -1110,7 +1102,7 @@ impl Engine {
             None => {
                 shared
                     .metrics
-                    .finished(kind, Status::Cancelled.as_str(), started.elapsed());
+                    .finished(task.kind, Status::Cancelled, started.elapsed());
                 self.mark_cancelled_if_running(&job.id).await;
                 shared.queue.ack(&job).await;
             }

@@ -11,6 +11,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::model::input::TaskType;
+use crate::record::Status;
+
 /// One static label (`type`).
 type Kind = [(&'static str, &'static str); 1];
 /// Two static labels (`type`, `status`).
@@ -39,10 +42,6 @@ impl prometheus_client::encoding::EncodeLabelValue for LabelValue {
     }
 }
 
-/// The task types and final statuses a series is kept for, in [`Cached`]'s order.
-const KINDS: [&str; 3] = ["http", "graphql", "database"];
-const STATUSES: [&str; 3] = ["succeeded", "failed", "cancelled"];
-
 /// The series of one task type, found in their families once: a family lookup hashes
 /// the labels under a lock, four times per execution otherwise. Filled on first use, so
 /// `/metrics` shows a series only once it has a value, as before.
@@ -51,14 +50,14 @@ struct Cached {
     execution_seconds: OnceLock<Histogram>,
     attempt_seconds: OnceLock<Histogram>,
     retries: OnceLock<Counter>,
-    /// By final status, in `STATUSES` order.
-    executions: [OnceLock<Counter>; 3],
+    /// By status (`Status as usize`).
+    executions: [OnceLock<Counter>; 5],
 }
 
 /// The engine's metrics.
 #[derive(Debug)]
 pub struct Metrics {
-    /// By task type, in `KINDS` order.
+    /// By task type (`TaskType as usize`).
     cached: [Cached; 3],
     registry: Registry,
     executions: Family<KindStatus, Counter>,
@@ -166,56 +165,49 @@ impl Metrics {
         }
     }
 
-    /// The cached series of `kind`, if it is one of `KINDS`.
-    fn cached(&self, kind: &str) -> Option<&Cached> {
-        KINDS
-            .iter()
-            .position(|k| *k == kind)
-            .and_then(|i| self.cached.get(i))
-    }
-
-    /// `kind`'s series of a family labelled by type alone, through `slot`.
+    /// `kind`'s series of a family labelled by type alone, kept in `slot`.
     fn by_kind<M: Clone>(
-        &self,
         family: &Family<Kind, M, impl Fn() -> M>,
-        kind: &'static str,
-        slot: impl Fn(&Cached) -> &OnceLock<M>,
+        kind: TaskType,
+        slot: &OnceLock<M>,
     ) -> M {
-        let find = || family.get_or_create(&[("type", kind)]).clone();
-        match self.cached(kind) {
-            Some(cached) => slot(cached).get_or_init(find).clone(),
-            None => find(),
-        }
+        slot.get_or_init(|| family.get_or_create(&[("type", kind.as_str())]).clone())
+            .clone()
     }
 
-    pub(crate) fn finished(&self, kind: &'static str, status: &'static str, took: Duration) {
-        let find = || {
-            self.executions
-                .get_or_create(&[("type", kind), ("status", status)])
-                .clone()
-        };
-        let slot = self.cached(kind).and_then(|cached| {
-            let i = STATUSES.iter().position(|s| *s == status)?;
-            cached.executions.get(i)
-        });
-        match slot {
-            Some(slot) => slot.get_or_init(find).inc(),
-            None => find().inc(),
-        };
-        self.by_kind(&self.execution_seconds, kind, |c| &c.execution_seconds)
+    fn cached(&self, kind: TaskType) -> &Cached {
+        // One entry per variant: the index is in range.
+        &self.cached[kind as usize]
+    }
+
+    pub(crate) fn finished(&self, kind: TaskType, status: Status, took: Duration) {
+        let cached = self.cached(kind);
+        // One entry per variant: the index is in range.
+        cached.executions[status as usize]
+            .get_or_init(|| {
+                self.executions
+                    .get_or_create(&[("type", kind.as_str()), ("status", status.as_str())])
+                    .clone()
+            })
+            .inc();
+        Self::by_kind(&self.execution_seconds, kind, &cached.execution_seconds)
             .observe(took.as_secs_f64());
     }
 
     pub(crate) fn attempt(
         &self,
-        kind: &'static str,
+        kind: TaskType,
         origin: &Arc<str>,
         status_code: Option<u16>,
         failed: bool,
         took: Duration,
     ) {
-        self.by_kind(&self.attempt_seconds, kind, |c| &c.attempt_seconds)
-            .observe(took.as_secs_f64());
+        Self::by_kind(
+            &self.attempt_seconds,
+            kind,
+            &self.cached(kind).attempt_seconds,
+        )
+        .observe(took.as_secs_f64());
         let class = match status_code {
             Some(100..=199) => "1xx",
             Some(200..=299) => "2xx",
@@ -232,8 +224,8 @@ impl Metrics {
         self.upstream_requests.get_or_create(&labels).inc();
     }
 
-    pub(crate) fn retry(&self, kind: &'static str) {
-        self.by_kind(&self.retries, kind, |c| &c.retries).inc();
+    pub(crate) fn retry(&self, kind: TaskType) {
+        Self::by_kind(&self.retries, kind, &self.cached(kind).retries).inc();
     }
 
     pub(crate) fn rate_limit_wait(&self, key: &Arc<str>, waited: Duration) {

@@ -80,7 +80,7 @@ pub(crate) async fn run(
         .await;
         let took = clock.elapsed();
         shared.metrics.attempt(
-            task.kind.as_str(),
+            task.kind,
             &task.key,
             result.status_code,
             result.failure.is_some(),
@@ -124,7 +124,7 @@ pub(crate) async fn run(
         let Some(delay) = next else {
             return finish(record, Status::Failed, value, error, &task);
         };
-        shared.metrics.retry(task.kind.as_str());
+        shared.metrics.retry(task.kind);
         tracing::debug!(execution = %record.id, delay_ms = delay.as_millis() as u64, "retrying");
         // Show the attempt so far while waiting. A record that became final meanwhile
         // was cancelled (perhaps from another instance whose signal did not arrive):

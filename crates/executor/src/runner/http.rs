@@ -164,38 +164,21 @@ fn classify_response(call: &HttpCall, response: &Response) -> AttemptResult {
 }
 
 fn http_result(response: &Response, body: Value) -> Value {
-    // A header map yields the values of one name one after the other: they are joined
-    // as they come, each name inserted once (and, should a name come back later,
-    // joined with what it had).
+    let source = response.headers();
     let mut headers = Map::new();
-    let mut insert = |name: &http::HeaderName, joined: String| {
-        if let Some(Value::String(before)) =
-            headers.insert(name.as_str().to_owned(), Value::String(joined))
-            && let Some(Value::String(after)) = headers.get_mut(name.as_str())
-        {
-            *after = format!("{before}, {after}");
-        }
-    };
-    let mut current: Option<(&http::HeaderName, String)> = None;
-    for (name, value) in response.headers() {
+    // Each name once, its values joined.
+    for name in source.keys() {
         if flunq_http_client::is_credential_header(name) {
             continue;
         }
-        let text = String::from_utf8_lossy(value.as_bytes());
-        match &mut current {
-            Some((last, joined)) if *last == name => {
+        let mut joined = String::new();
+        for (i, value) in source.get_all(name).iter().enumerate() {
+            if i > 0 {
                 joined.push_str(", ");
-                joined.push_str(&text);
             }
-            _ => {
-                if let Some((last, joined)) = current.replace((name, text.into_owned())) {
-                    insert(last, joined);
-                }
-            }
+            joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
         }
-    }
-    if let Some((last, joined)) = current {
-        insert(last, joined);
+        headers.insert(name.as_str().to_owned(), Value::String(joined));
     }
     let mut result = Map::new();
     result.insert("status".into(), Value::from(response.status().as_u16()));
