@@ -160,62 +160,33 @@ async fn api_keys_are_required_when_set() {
     let ex = Executor::start_with(loopback_options(), server).await;
     // The support client sends the first key.
     assert_eq!(ex.get("/api/v1/executions").await.status, 200);
-    let without = ex
-        .call(
-            flunq_http_client::Method::GET,
-            "/api/v1/executions",
-            None,
-            &[("authorization", "Bearer wrong")],
-        )
-        .await;
+    use flunq_http_client::Method;
+    let wrong_key = |method: Method, path: &'static str| {
+        ex.call(method, path, None, &[("authorization", "Bearer wrong")])
+    };
+    let without = wrong_key(Method::GET, "/api/v1/executions").await;
     assert_eq!(without.status, 401);
     assert_eq!(without.header("www-authenticate"), Some("Bearer"));
     // Every route under /api/v1 asks for a key, whatever the method; a path that is no
-    // route is a 404 (as is any unknown path), a wrong method a 405 once the key passes.
+    // route is a 404 without one, as any unknown path; a wrong method is a 405 once the
+    // key passes.
     for (method, path) in [
-        (flunq_http_client::Method::POST, "/api/v1/execute"),
-        (
-            flunq_http_client::Method::POST,
-            "/api/v1/executions/x/cancel",
-        ),
-        (flunq_http_client::Method::GET, "/api/v1/configs/x"),
-        (flunq_http_client::Method::GET, "/api/v1/openapi.json"),
+        (Method::POST, "/api/v1/execute"),
+        (Method::POST, "/api/v1/executions/x/cancel"),
+        (Method::GET, "/api/v1/configs/x"),
+        (Method::GET, "/api/v1/openapi.json"),
     ] {
-        let answer = ex
-            .call(method, path, None, &[("authorization", "Bearer wrong")])
-            .await;
-        assert_eq!(answer.status, 401, "{path}");
+        assert_eq!(wrong_key(method, path).await.status, 401, "{path}");
     }
-    let unknown = ex
-        .call(
-            flunq_http_client::Method::GET,
-            "/api/v1/nothing-here",
-            None,
-            &[("authorization", "Bearer wrong")],
-        )
-        .await;
-    assert_eq!(unknown.status, 404);
-    let wrong_method = ex
-        .call(
-            flunq_http_client::Method::DELETE,
-            "/api/v1/execute",
-            None,
-            &[],
-        )
-        .await;
+    assert_eq!(
+        wrong_key(Method::GET, "/api/v1/nothing-here").await.status,
+        404
+    );
+    let wrong_method = ex.call(Method::DELETE, "/api/v1/execute", None, &[]).await;
     assert_eq!(wrong_method.status, 405);
     // Health and metrics stay open.
-    assert_eq!(
-        ex.call(
-            flunq_http_client::Method::GET,
-            "/healthz",
-            None,
-            &[("authorization", "Bearer wrong")]
-        )
-        .await
-        .status,
-        200
-    );
+    assert_eq!(wrong_key(Method::GET, "/healthz").await.status, 200);
+    assert_eq!(wrong_key(Method::GET, "/metrics").await.status, 200);
 }
 
 #[tokio::test]
