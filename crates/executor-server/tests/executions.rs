@@ -14,10 +14,25 @@ use flunq_executor::store::{
 use flunq_executor::{ExecutionRecord, Status};
 use flunq_http_client::Method;
 use serde_json::{Value, json};
-use support::{Executor, json_reply, reply, upstream};
+use support::{Executor, Reply, json_reply, reply, upstream};
 
 fn counter() -> Arc<AtomicUsize> {
     Arc::new(AtomicUsize::new(0))
+}
+
+/// An upstream answering `answer(n)` to its call number `n` (from 0), and its count of
+/// calls.
+async fn counting_upstream(
+    answer: impl Fn(usize) -> Reply + Send + Sync + 'static,
+) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let calls = counter();
+    let (seen, answer) = (Arc::clone(&calls), Arc::new(answer));
+    let up = upstream(move |_req| {
+        let reply = answer(seen.fetch_add(1, Ordering::SeqCst));
+        async move { reply }
+    })
+    .await;
+    (up, calls)
 }
 
 #[tokio::test]
@@ -175,17 +190,9 @@ async fn a_client_gone_during_its_wait_leaves_the_execution_running_to_the_end()
 
 #[tokio::test]
 async fn retries_503_until_success_with_each_attempt_recorded() {
-    let hits = counter();
-    let seen = Arc::clone(&hits);
-    let up = upstream(move |_req| {
-        let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
-        async move {
-            if n < 3 {
-                reply(503, "text/plain", "busy")
-            } else {
-                reply(200, "text/plain", "ok")
-            }
-        }
+    let (up, hits) = counting_upstream(|n| match n {
+        0 | 1 => reply(503, "text/plain", "busy"),
+        _ => reply(200, "text/plain", "ok"),
     })
     .await;
     let ex = Executor::start().await;
@@ -223,13 +230,7 @@ async fn exhausted_retries_fail_with_the_last_response_kept() {
 
 #[tokio::test]
 async fn status_outside_on_status_is_not_retried() {
-    let hits = counter();
-    let seen = Arc::clone(&hits);
-    let up = upstream(move |_req| {
-        seen.fetch_add(1, Ordering::SeqCst);
-        async { reply(404, "text/plain", "nope") }
-    })
-    .await;
+    let (up, hits) = counting_upstream(|_| reply(404, "text/plain", "nope")).await;
     let ex = Executor::start().await;
     let task = json!({"type": "http", "url": format!("http://{up}/"), "retries": 3});
     let record = ex
@@ -242,22 +243,14 @@ async fn status_outside_on_status_is_not_retried() {
 
 #[tokio::test]
 async fn retry_after_seconds_is_honoured() {
-    let hits = counter();
-    let seen = Arc::clone(&hits);
-    let up = upstream(move |_req| {
-        let n = seen.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if n == 0 {
-                hyper::Response::builder()
-                    .status(429)
-                    .header("retry-after", "1")
-                    .body(http_body_util::Full::new(bytes::Bytes::from_static(
-                        b"slow down",
-                    )))
-                    .unwrap()
-            } else {
-                reply(200, "text/plain", "ok")
-            }
+    let (up, hits) = counting_upstream(|n| {
+        if n == 0 {
+            let mut slow = reply(429, "text/plain", "slow down");
+            slow.headers_mut()
+                .insert("retry-after", "1".parse().unwrap());
+            slow
+        } else {
+            reply(200, "text/plain", "ok")
         }
     })
     .await;
@@ -269,6 +262,7 @@ async fn retry_after_seconds_is_honoured() {
         .await
         .json;
     assert_eq!(record["status"], "succeeded");
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "one 429, then the success");
     assert!(
         started.elapsed() >= Duration::from_millis(950),
         "waited {:?}",
@@ -278,13 +272,7 @@ async fn retry_after_seconds_is_honoured() {
 
 #[tokio::test]
 async fn post_is_not_retried_after_a_response_unless_allowed() {
-    let hits = counter();
-    let seen = Arc::clone(&hits);
-    let up = upstream(move |_req| {
-        seen.fetch_add(1, Ordering::SeqCst);
-        async { reply(503, "text/plain", "busy") }
-    })
-    .await;
+    let (up, hits) = counting_upstream(|_| reply(503, "text/plain", "busy")).await;
     let ex = Executor::start().await;
     let base = json!({"type": "http", "method": "POST", "url": format!("http://{up}/"), "body": {"a": 1},
         "retries": 2, "retry": {"policy": "fixed", "delay": "1ms"}});
@@ -412,13 +400,7 @@ async fn cancel_drops_the_request_in_flight() {
 
 #[tokio::test]
 async fn idempotency_key_returns_the_first_execution() {
-    let hits = counter();
-    let seen = Arc::clone(&hits);
-    let up = upstream(move |_req| {
-        seen.fetch_add(1, Ordering::SeqCst);
-        async { reply(200, "text/plain", "once") }
-    })
-    .await;
+    let (up, hits) = counting_upstream(|_| reply(200, "text/plain", "once")).await;
     let ex = Executor::start().await;
     let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
     let first = ex
@@ -782,13 +764,7 @@ impl ExecutionStore for GatedStore {
 
 #[tokio::test]
 async fn a_submission_racing_the_shutdown_is_queued_not_started_behind_its_back() {
-    let calls = counter();
-    let seen = Arc::clone(&calls);
-    let up = upstream(move |_req| {
-        seen.fetch_add(1, Ordering::SeqCst);
-        async { reply(200, "text/plain", "ok") }
-    })
-    .await;
+    let (up, calls) = counting_upstream(|_| reply(200, "text/plain", "ok")).await;
     let store = Arc::new(GatedStore {
         inner: MemoryExecutionStore::new(Duration::from_secs(60)),
         hold_next: std::sync::atomic::AtomicBool::new(false),

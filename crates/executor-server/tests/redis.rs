@@ -39,6 +39,15 @@ async fn idle_engine(options: flunq_executor::store::RedisOptions) -> flunq_exec
         .unwrap()
 }
 
+/// A key prefix of its own, an instance running work on it, and an idle engine beside
+/// it (its workers never start).
+async fn runner_and_idle(test: &str) -> (String, Executor, flunq_executor::Engine) {
+    let prefix = unique_prefix(test);
+    let runner = Executor::start_redis(&prefix, loopback_options(), LEASE).await;
+    let idle = idle_engine(redis_options(&prefix)).await;
+    (prefix, runner, idle)
+}
+
 /// Submits a task to the hanging upstream; returns its id once the call is in flight.
 async fn call_in_flight(
     runner: &Executor,
@@ -254,18 +263,9 @@ async fn an_idempotency_key_holds_across_instances() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // The key and the record expire together, `EXECUTION_TTL` after the finish.
-    let mut conn = flunq_testkit::redis::connection().await;
-    let ttl: i64 = redis::cmd("PTTL")
-        .arg(format!("{{{prefix}}}:idem:order-77"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let ttl = flunq_testkit::redis::number("PTTL", &format!("{{{prefix}}}:idem:order-77")).await;
     assert!(ttl > 0, "the idempotency key expires: {ttl}");
-    let ttl: i64 = redis::cmd("PTTL")
-        .arg(format!("{{{prefix}}}:exec:{id}"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let ttl = flunq_testkit::redis::number("PTTL", &format!("{{{prefix}}}:exec:{id}")).await;
     assert!(
         ttl > 0 && ttl <= 24 * 3600 * 1000,
         "the record expires: {ttl}"
@@ -275,10 +275,7 @@ async fn an_idempotency_key_holds_across_instances() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_reaches_the_instance_running_the_execution() {
-    let prefix = unique_prefix("cancel");
-    // Only the first instance runs work: the second one's workers never start.
-    let runner = Executor::start_redis(&prefix, loopback_options(), LEASE).await;
-    let other = idle_engine(redis_options(&prefix)).await;
+    let (prefix, runner, other) = runner_and_idle("cancel").await;
     let (addr, open) = hanging_upstream().await;
     let id = call_in_flight(&runner, addr, &open).await;
     let cancelled_at = Instant::now();
@@ -442,18 +439,10 @@ async fn a_job_whose_lease_runs_out_is_taken_over_and_one_delivered_too_often_is
         1,
         "the dead-lettered job made no call"
     );
-    let dead_letters: usize = redis::cmd("XLEN")
-        .arg(format!("{{{prefix}}}:dead"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let dead_letters = flunq_testkit::redis::number("XLEN", &format!("{{{prefix}}}:dead")).await;
     assert_eq!(dead_letters, 1);
     // The queue is empty: both entries are acknowledged and deleted.
-    let left: usize = redis::cmd("XLEN")
-        .arg(&stream)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let left = flunq_testkit::redis::number("XLEN", &stream).await;
     assert_eq!(left, 0);
     flunq_testkit::redis::delete_prefix(&prefix).await;
 }
@@ -535,15 +524,7 @@ async fn readyz_is_503_while_redis_is_out_of_reach_and_work_survives_a_restart_w
     let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
     let mut ids = Vec::new();
     for _ in 0..20 {
-        ids.push(
-            engine
-                .submit(task.as_bytes(), None)
-                .await
-                .unwrap()
-                .record
-                .id
-                .clone(),
-        );
+        ids.push(submit_id(&engine, &task).await);
     }
     for _ in 0..200 {
         if calls.load(Ordering::SeqCst) >= 5 {
@@ -669,31 +650,25 @@ async fn expired_records_leave_the_listing_index() {
         assert_eq!(answer.json["status"], "succeeded");
         ids.push(answer.json["id"].as_str().unwrap().to_owned());
     }
-    let mut conn = flunq_testkit::redis::connection().await;
-    let indexed = |conn: &mut redis::aio::MultiplexedConnection| {
-        let mut conn = conn.clone();
-        let prefix = prefix.clone();
+    let indexed = || {
+        let (all, succeeded) = (
+            format!("{{{prefix}}}:idx"),
+            format!("{{{prefix}}}:idx:succeeded"),
+        );
         async move {
-            let all: usize = redis::cmd("ZCARD")
-                .arg(format!("{{{prefix}}}:idx"))
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-            let succeeded: usize = redis::cmd("ZCARD")
-                .arg(format!("{{{prefix}}}:idx:succeeded"))
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-            (all, succeeded)
+            (
+                flunq_testkit::redis::number("ZCARD", &all).await,
+                flunq_testkit::redis::number("ZCARD", &succeeded).await,
+            )
         }
     };
-    assert_eq!(indexed(&mut conn).await, (5, 5));
+    assert_eq!(indexed().await, (5, 5));
     let started = Instant::now();
-    while indexed(&mut conn).await != (0, 0) {
+    while indexed().await != (0, 0) {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "the index still holds expired ids: {:?}",
-            indexed(&mut conn).await
+            indexed().await
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -757,10 +732,8 @@ async fn a_job_handed_back_before_any_attempt_is_queued_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_on_one_instance_returns_as_soon_as_another_finishes_the_execution() {
-    let prefix = unique_prefix("wait");
     // The runner runs the work; the other instance only accepts and waits.
-    let _runner = Executor::start_redis(&prefix, loopback_options(), LEASE).await;
-    let front = idle_engine(redis_options(&prefix)).await;
+    let (prefix, _runner, front) = runner_and_idle("wait").await;
     let (addr, calls) = slow_upstream(Duration::from_millis(300)).await;
     let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
     for _ in 0..3 {
@@ -777,12 +750,7 @@ async fn a_wait_on_one_instance_returns_as_soon_as_another_finishes_the_executio
         assert!(took < Duration::from_millis(800), "the wait took {took:?}");
     }
     assert_eq!(calls.load(Ordering::SeqCst), 3);
-    let mut conn = flunq_testkit::redis::connection().await;
-    let left: usize = redis::cmd("ZCARD")
-        .arg(format!("{{{prefix}}}:waiting"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let left = flunq_testkit::redis::number("ZCARD", &format!("{{{prefix}}}:waiting")).await;
     assert_eq!(left, 0, "announced waits are forgotten");
     flunq_testkit::redis::delete_prefix(&prefix).await;
 }

@@ -253,6 +253,14 @@ impl Drop for Inline {
     }
 }
 
+/// What starting a job at submission takes (see [`Engine::start_now`]).
+struct Start {
+    job: Job,
+    permit: OwnedSemaphorePermit,
+    token: TaskTrackerToken,
+    inline_until: Option<tokio::time::Instant>,
+}
+
 /// The executor engine. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -383,7 +391,7 @@ impl Engine {
             && !left.is_zero()
             && let Some(now) = self.wait(&submitted.record.id, left).await?
         {
-            submitted.record = Arc::new(now);
+            submitted.record = now;
         }
         Ok(submitted)
     }
@@ -416,7 +424,7 @@ impl Engine {
             // Kept for this instance, in case it runs the job itself: a task that names
             // no config prepares the same anywhere, so preparing it again is waste.
             // (One that names a config is prepared again with the config current then.)
-            if !names_config(&input) {
+            if config_named(&input).is_none() {
                 shared
                     .prepared
                     .lock()
@@ -454,49 +462,27 @@ impl Engine {
             .flatten()
             .map(|permit| (permit, token))
         };
-        // Run inline, the reply is read after the run (the final record the execution
-        // hands back, else as stored then): only the store holds this record, so the
-        // execution starts it in place. Otherwise the reply shares it with the store.
-        let stored = Arc::new(record);
-        let inline = direct.is_some() && inline_until.is_some();
-        let mut reply = (!inline).then(|| Arc::clone(&stored));
-        // What the record as accepted is rebuilt from, should the store not answer after.
-        let accepted = inline.then(|| (stored.created_at, stored.idempotency_key.clone()));
-        let inserted = match direct {
-            Some((permit, token)) => {
-                let inserted = shared.executions.insert(stored).await;
-                if matches!(inserted, Ok(Inserted::New)) {
-                    if shared.taking.load(Ordering::SeqCst) {
-                        match inline_until {
-                            Some(until) => {
-                                let execution = self.execution(job, permit, token, true);
-                                let mut inline = Inline(Some(execution));
-                                // Not finished in time: `inline`, dropped, spawns the rest.
-                                if let Ok(Some(finished)) =
-                                    tokio::time::timeout_at(until, &mut inline).await
-                                {
-                                    reply = Some(finished);
-                                }
-                            }
-                            None => {
-                                tokio::spawn(self.execution(job, permit, token, false));
-                            }
-                        }
-                    } else {
-                        // The shutdown began meanwhile: queued, as any submission then.
-                        drop((permit, token));
-                        shared.queue.push(job).await?;
-                    }
-                }
-                inserted
-            }
-            None => {
-                shared
-                    .executions
-                    .insert_queued(stored, job, shared.queue.as_ref())
-                    .await
-            }
-        };
+        let record = Arc::new(record);
+        if let Some((permit, token)) = direct {
+            // Should the record be gone when an inline run ends: as accepted.
+            let (created_at, key) = (record.created_at, record.idempotency_key.clone());
+            let accepted = move || {
+                let mut record = ExecutionRecord::queued(id, task_kind, masked_task(&input), key);
+                record.created_at = created_at;
+                record
+            };
+            let start = Start {
+                job,
+                permit,
+                token,
+                inline_until,
+            };
+            return self.start_now(record, start, accepted).await;
+        }
+        let inserted = shared
+            .executions
+            .insert_queued(Arc::clone(&record), job, shared.queue.as_ref())
+            .await;
         if !matches!(inserted, Ok(Inserted::New)) {
             shared
                 .prepared
@@ -504,45 +490,85 @@ impl Engine {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&id);
         }
-        match inserted? {
-            Inserted::Existing(existing) => Ok(Submitted {
-                record: Arc::new(*existing),
+        Ok(match inserted? {
+            Inserted::Existing(existing) => Submitted {
+                record: existing,
                 created: false,
-            }),
-            Inserted::New => {
-                let record = match reply {
-                    Some(record) => record,
-                    // Run inline but not finished in time (or a cancel won): as stored
-                    // now. A store that cannot be read now does not make it an error (a
-                    // client would submit it again): the record as accepted.
-                    None => Arc::new(match self.get(&id).await {
-                        Ok(Some(now)) => now,
-                        _ => {
-                            let (created_at, key) = accepted.unwrap_or((SystemTime::now(), None));
-                            let mut record =
-                                ExecutionRecord::queued(id, task_kind, masked_task(&input), key);
-                            record.created_at = created_at;
-                            record
-                        }
-                    }),
-                };
-                Ok(Submitted {
-                    record,
-                    created: true,
-                })
-            }
+            },
+            Inserted::New => Submitted {
+                record,
+                created: true,
+            },
+        })
+    }
+
+    /// Stores a new record and starts its execution at once (in memory, nothing queued,
+    /// a slot free): spawned, or run in this task until `inline_until`, and then answered
+    /// with the final record it wrote, else with the record as stored then (else
+    /// `accepted()`).
+    async fn start_now(
+        &self,
+        record: Arc<ExecutionRecord>,
+        start: Start,
+        accepted: impl FnOnce() -> ExecutionRecord,
+    ) -> Result<Submitted, SubmitError> {
+        let shared = &self.shared;
+        let Start {
+            job,
+            permit,
+            token,
+            inline_until,
+        } = start;
+        let id = record.id.clone();
+        // Run inline, only the store holds the record: the execution starts it in place.
+        // Otherwise the reply shares it (the store copies it if the execution starts
+        // while the reply still holds it).
+        let reply = inline_until.is_none().then(|| Arc::clone(&record));
+        if let Inserted::Existing(existing) = shared.executions.insert(record).await? {
+            return Ok(Submitted {
+                record: existing,
+                created: false,
+            });
         }
+        if !shared.taking.load(Ordering::SeqCst) {
+            // The shutdown began meanwhile: queued, as any submission then.
+            drop((permit, token));
+            shared.queue.push(job).await?;
+        } else if let Some(until) = inline_until {
+            let mut inline = Inline(Some(self.execution(job, permit, token, true)));
+            // Not finished in time: `inline`, dropped, spawns the rest.
+            if let Ok(Some(finished)) = tokio::time::timeout_at(until, &mut inline).await {
+                return Ok(Submitted {
+                    record: finished,
+                    created: true,
+                });
+            }
+        } else {
+            tokio::spawn(self.execution(job, permit, token, false));
+        }
+        let record = match reply {
+            Some(record) => record,
+            // Not finished in time, or a cancel won: as stored now. A store that cannot
+            // be read now does not make it an error (a client would submit it again).
+            None => Arc::new(match self.get(&id).await {
+                Ok(Some(now)) => now,
+                _ => accepted(),
+            }),
+        };
+        Ok(Submitted {
+            record,
+            created: true,
+        })
     }
 
     /// Merges the task with its config and resolves it into what the pipeline runs.
-    /// (The config lookup follows [`names_config`].)
     async fn prepare_input(
         &self,
         input: &TaskInput,
         idempotency_key: Option<&str>,
     ) -> Result<PreparedTask, SubmitError> {
-        let config = match input.config.as_deref() {
-            Some(name) => match self.shared.configs.get(name).await? {
+        let config = match config_named(input) {
+            Some(ConfigName::Config(name)) => match self.shared.configs.get(name).await? {
                 Some(c) => Some(c),
                 None => {
                     return Err(Invalid::field(
@@ -552,15 +578,8 @@ impl Engine {
                     .into());
                 }
             },
-            None => match (input.kind, input.connection.as_deref()) {
-                // A database task's `connection` may name a config.
-                (Some(crate::model::input::TaskType::Database), Some(name))
-                    if !looks_like_connection_string(name) =>
-                {
-                    self.shared.configs.get(name).await?
-                }
-                _ => None,
-            },
+            Some(ConfigName::Connection(name)) => self.shared.configs.get(name).await?,
+            None => None,
         };
         let config_ref = config.as_ref().map(|c| (c.name(), c.version, &c.input));
         Ok(prepare(
@@ -605,7 +624,7 @@ impl Engine {
         &self,
         id: &str,
         limit: Duration,
-    ) -> Result<Option<ExecutionRecord>, StoreError> {
+    ) -> Result<Option<Arc<ExecutionRecord>>, StoreError> {
         let notify = {
             let mut waiters = self
                 .shared
@@ -636,11 +655,11 @@ impl Engine {
                     Progress::Pending(Status::Queued)
                         if !shared_queue && *stopping.borrow_and_update() =>
                     {
-                        return self.get(id).await;
+                        return Ok(self.get(id).await?.map(Arc::new));
                     }
                     Progress::Pending(_) => {}
                     Progress::Unknown => return Ok(None),
-                    Progress::Finished(record) => return Ok(Some(*record)),
+                    Progress::Finished(record) => return Ok(Some(record)),
                 }
                 if shared_queue && !watching {
                     // Another instance may run it: have its finish announced here, then
@@ -663,7 +682,7 @@ impl Engine {
                 tokio::select! {
                     timed = tokio::time::timeout_at(until, notified) => {
                         if timed.is_err() && tokio::time::Instant::now() >= deadline {
-                            return self.get(id).await;
+                            return Ok(self.get(id).await?.map(Arc::new));
                         }
                     }
                     _ = stopping.changed(), if shutting => {}
@@ -1166,15 +1185,27 @@ impl From<StoreError> for ConfigError {
     }
 }
 
-/// Whether the task takes settings from a stored config: `config`, or a database
-/// task's `connection` naming one.
-fn names_config(input: &TaskInput) -> bool {
-    input.config.is_some()
-        || matches!(
-            (input.kind, input.connection.as_deref()),
-            (Some(crate::model::input::TaskType::Database), Some(name))
-                if !looks_like_connection_string(name)
-        )
+/// Where a task names a stored config to take settings from.
+enum ConfigName<'a> {
+    /// `config`: it must exist.
+    Config(&'a str),
+    /// A database task's `connection` that is no connection string: a config's name,
+    /// used if one has it.
+    Connection(&'a str),
+}
+
+fn config_named(input: &TaskInput) -> Option<ConfigName<'_>> {
+    if let Some(name) = input.config.as_deref() {
+        return Some(ConfigName::Config(name));
+    }
+    match (input.kind, input.connection.as_deref()) {
+        (Some(crate::model::input::TaskType::Database), Some(name))
+            if !looks_like_connection_string(name) =>
+        {
+            Some(ConfigName::Connection(name))
+        }
+        _ => None,
+    }
 }
 
 fn parse_task(body: &[u8]) -> Result<TaskInput, Invalid> {

@@ -40,3 +40,13 @@ pub async fn delete_prefix(prefix: &str) {
             .expect("DEL answers");
     }
 }
+
+/// What a one-key command that answers a number (`PTTL`, `XLEN`, `ZCARD`...) says of
+/// `key`. Panics when Redis does not answer.
+pub async fn number(command: &str, key: &str) -> i64 {
+    ::redis::cmd(command)
+        .arg(key)
+        .query_async(&mut connection().await)
+        .await
+        .expect("Redis answers the command")
+}

@@ -1,6 +1,5 @@
 //! Execution records: insert (with idempotency keys), get, update, list, expire.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -14,7 +13,7 @@ pub enum Inserted {
     /// The record is new.
     New,
     /// The idempotency key was seen: this is the first execution's record, unchanged.
-    Existing(Box<ExecutionRecord>),
+    Existing(Arc<ExecutionRecord>),
 }
 
 /// How far an execution is, for a waiter ([`ExecutionStore::progress`]).
@@ -25,16 +24,15 @@ pub enum Progress {
     /// Queued or running (which of the two).
     Pending(Status),
     /// Final: its record.
-    Finished(Box<ExecutionRecord>),
+    Finished(Arc<ExecutionRecord>),
 }
 
 impl Progress {
-    /// The progress a record shows (`None`: no record); a borrowed record is copied only
-    /// when final.
-    pub fn of(record: Option<Cow<'_, ExecutionRecord>>) -> Self {
+    /// The progress a record shows (`None`: no record).
+    pub fn of(record: Option<Arc<ExecutionRecord>>) -> Self {
         match record {
             None => Progress::Unknown,
-            Some(r) if r.status.is_final() => Progress::Finished(Box::new(r.into_owned())),
+            Some(r) if r.status.is_final() => Progress::Finished(r),
             Some(r) => Progress::Pending(r.status),
         }
     }
@@ -57,10 +55,10 @@ pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
     /// The record, if known and not expired.
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<ExecutionRecord>, StoreError>>;
     /// What a waiter checks: the record if it is final, else whether it exists. One
-    /// read; the memory store copies the record only when it is final.
+    /// read; the memory store copies no record.
     fn progress(&self, id: &str) -> BoxFuture<'_, Result<Progress, StoreError>> {
         let get = self.get(id);
-        Box::pin(async move { Ok(Progress::of(get.await?.map(Cow::Owned))) })
+        Box::pin(async move { Ok(Progress::of(get.await?.map(Arc::new))) })
     }
     /// Stores a new record and queues its job, as one step where the store can (Redis:
     /// one script, so an accepted execution is never left without its job). The default
@@ -170,7 +168,7 @@ impl ExecutionStore for MemoryExecutionStore {
                 .get(key)
                 .and_then(|id| inner.records.get(id))
             {
-                let existing = Box::new(ExecutionRecord::clone(existing));
+                let existing = Arc::clone(existing);
                 return Box::pin(async move { Ok(Inserted::Existing(existing)) });
             }
             inner.idempotency.insert(key.clone(), record.id.clone());
@@ -208,7 +206,7 @@ impl ExecutionStore for MemoryExecutionStore {
     fn progress(&self, id: &str) -> BoxFuture<'_, Result<Progress, StoreError>> {
         let mut inner = self.lock();
         self.expire(&mut inner);
-        let progress = Progress::of(inner.records.get(id).map(|r| Cow::Borrowed(&**r)));
+        let progress = Progress::of(inner.records.get(id).map(Arc::clone));
         Box::pin(async move { Ok(progress) })
     }
 

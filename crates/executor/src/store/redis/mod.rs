@@ -46,7 +46,6 @@
 //! upstream that honours such keys turns the repeated call into a no-op.
 mod scripts;
 
-use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -267,7 +266,7 @@ impl RedisBackend {
             tokio::spawn(fetcher(weak.clone())),
             tokio::spawn(keeper(weak.clone())),
             tokio::spawn(health(weak.clone())),
-            tokio::spawn(cancels(weak)),
+            tokio::spawn(announcements(weak)),
         ];
         Ok(Self {
             inner,
@@ -889,7 +888,7 @@ async fn health(weak: Weak<Inner>) {
 
 /// Passes cancels, and finishes of executions waited for, announced by any instance to
 /// this one's engine.
-async fn cancels(weak: Weak<Inner>) {
+async fn announcements(weak: Weak<Inner>) {
     use futures_util::StreamExt;
     loop {
         let Some(inner) = weak.upgrade() else { return };
@@ -1135,7 +1134,7 @@ impl ExecutionStore for RedisBackend {
             {
                 return Ok(Progress::Pending(status));
             }
-            Ok(Progress::of(decode_record(fields).map(Cow::Owned)))
+            Ok(Progress::of(decode_record(fields).map(Arc::new)))
         })
     }
 
@@ -1265,7 +1264,7 @@ impl RedisBackend {
             .await
             .map_err(unavailable)?;
         Ok(match existing.and_then(decode_record) {
-            Some(found) => Inserted::Existing(Box::new(found)),
+            Some(found) => Inserted::Existing(Arc::new(found)),
             None => Inserted::New,
         })
     }
