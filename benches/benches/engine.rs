@@ -39,6 +39,12 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+/// The `executor` binary's allocator (its default feature `mimalloc`), so that the
+/// in-process runs measure what the binary runs. It serves the load generator and the
+/// upstream too: (a) moved by less than its run-to-run noise with it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONNECTIONS: usize = 32;
 
 /// A runtime whose threads are named `name` (so a profile can tell the parts apart).
