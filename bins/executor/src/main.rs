@@ -192,15 +192,19 @@ async fn run(settings: Settings) -> Result<(), String> {
         async move { engine.run(SHUTDOWN_GRACE).await }
     });
     let stopping = engine.clone();
+    // On a signal: no new work, but the API goes on answering while the running
+    // executions finish (`/readyz` 503, submissions 503, records and cancels as usual);
+    // then the listener closes and the open requests are finished.
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("shutting down: no new work, finishing running executions");
             stopping.shutdown();
+            let _ = workers.await;
+            tracing::info!("executions finished: closing the listener");
         })
         .await
         .map_err(|e| format!("server error: {e}"))?;
-    let _ = workers.await;
     tracing::info!("stopped");
     Ok(())
 }

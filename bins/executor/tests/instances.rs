@@ -207,11 +207,21 @@ async fn an_instance_sent_sigterm_finishes_its_execution_then_exits() {
     .await;
     let staying = Instance::start(&prefix, 10).await;
     leaving.signal("-TERM");
-    // It stops taking work at once...
-    until("readyz to refuse", Duration::from_secs(5), async || {
-        leaving.call(Method::GET, "/readyz", None).await.0 != 200
+    // It stops taking work at once, and answers while it drains: not ready, no new
+    // submissions, its records still readable...
+    until("readyz to answer 503", Duration::from_secs(5), async || {
+        leaving.call(Method::GET, "/readyz", None).await.0 == 503
     })
     .await;
+    let (status, _) = leaving
+        .call(Method::POST, "/api/v1/execute", Some(&task))
+        .await;
+    assert_eq!(status, 503, "a submission while draining");
+    let (status, draining) = leaving
+        .call(Method::GET, &format!("/api/v1/executions/{id}"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(draining["id"], id.as_str());
     // ...finishes the execution it runs, and exits cleanly.
     let path = format!("/api/v1/executions/{id}");
     until(

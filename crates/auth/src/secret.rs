@@ -110,6 +110,15 @@ impl Secret {
     }
 }
 
+impl Secret {
+    /// Whether the current thread is inside [`Secret::revealed`]: for a serializer of
+    /// other sensitive data (a header value, a URL's password) that must follow the same
+    /// rule as secrets.
+    pub fn revealing() -> bool {
+        REVEAL.with(std::cell::Cell::get)
+    }
+}
+
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer).map(Self::new)

@@ -22,6 +22,7 @@ use crate::model::config::ConfigInput;
 use crate::model::errors::{Invalid, from_serde};
 use crate::model::input::TaskInput;
 use crate::model::prepared::PreparedTask;
+use crate::model::shown::masked_task;
 use crate::model::validate::{Defaults, looks_like_connection_string, prepare};
 use crate::recent::Recent;
 use crate::record::{ErrorKind, ExecError, ExecutionRecord, Status};
@@ -371,7 +372,7 @@ impl Engine {
 
     /// [`submit`](Self::submit), then waits up to `limit` for the new execution to
     /// finish (`?wait=`): its record is final if it finished in time, else as it is
-    /// then. An idempotent repeat returns the first execution's record at once.
+    /// then. An idempotent repeat waits the same way for the first execution.
     ///
     /// An execution that can start at once (in memory, nothing queued, a slot free)
     /// runs inside the caller's task while it waits: no hand-off to a worker task and
@@ -386,8 +387,8 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + limit;
         let mut submitted = self.accept(body, idempotency_key, Some(deadline)).await?;
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if submitted.created
-            && !submitted.record.status.is_final()
+        // A replay of an idempotency key waits for the first execution as well.
+        if !submitted.record.status.is_final()
             && !left.is_zero()
             && let Some(now) = self.wait(&submitted.record.id, left).await?
         {
@@ -415,7 +416,7 @@ impl Engine {
         let record = ExecutionRecord::queued(
             uuid::Uuid::now_v7().to_string(),
             task_kind,
-            masked_task(&input),
+            masked_task(&input, body),
             task.idempotency_key.clone(),
         );
         let shared = &self.shared;
@@ -467,7 +468,8 @@ impl Engine {
             // Should the record be gone when an inline run ends: as accepted.
             let (created_at, key) = (record.created_at, record.idempotency_key.clone());
             let accepted = move || {
-                let mut record = ExecutionRecord::queued(id, task_kind, masked_task(&input), key);
+                let mut record =
+                    ExecutionRecord::queued(id, task_kind, masked_task(&input, body), key);
                 record.created_at = created_at;
                 record
             };
@@ -778,10 +780,12 @@ impl Engine {
         body: &[u8],
         if_match: Option<u64>,
     ) -> Result<Arc<StoredConfig>, ConfigError> {
-        let mut input = parse_config(body)?;
+        // Validated once the values sent back as `***` are replaced by the stored ones.
+        let mut input = parse_config_unchecked(body)?;
         if let Some(current) = self.shared.configs.get(id_or_name).await? {
             crate::model::config_secrets::keep_masked_secrets(&mut input, &current.input);
         }
+        crate::model::config_secrets::validate_config(&input)?;
         Ok(self
             .shared
             .configs
@@ -1235,10 +1239,15 @@ fn parse_task(body: &[u8]) -> Result<TaskInput, Invalid> {
 }
 
 fn parse_config(body: &[u8]) -> Result<ConfigInput, Invalid> {
-    let value = parse_object(body)?;
-    let input: ConfigInput = serde_path_to_error::deserialize(value).map_err(from_serde)?;
+    let input = parse_config_unchecked(body)?;
     crate::model::config_secrets::validate_config(&input)?;
     Ok(input)
+}
+
+/// The config as sent, not yet validated.
+fn parse_config_unchecked(body: &[u8]) -> Result<ConfigInput, Invalid> {
+    let value = parse_object(body)?;
+    serde_path_to_error::deserialize(value).map_err(from_serde)
 }
 
 fn parse_object(body: &[u8]) -> Result<Value, Invalid> {
@@ -1251,23 +1260,4 @@ fn parse_object(body: &[u8]) -> Result<Value, Invalid> {
         return Err(Invalid::field("", "the body must be a JSON object"));
     }
     Ok(value)
-}
-
-/// The task as records show it: credentials and connection passwords as `***`.
-fn masked_task(input: &TaskInput) -> Box<serde_json::value::RawValue> {
-    // Credentials serialize as `***` by themselves; only a connection string needs work.
-    let masked;
-    let shown = match &input.connection {
-        Some(conn) => {
-            let mut copy = input.clone();
-            copy.connection = Some(crate::model::config_secrets::mask_connection(conn));
-            masked = copy;
-            &masked
-        }
-        None => input,
-    };
-    // Serializing plain data with string keys cannot fail; `null` is the fallback.
-    serde_json::value::to_raw_value(shown).unwrap_or_else(|_| {
-        serde_json::value::RawValue::from_string("null".to_owned()).unwrap_or_default()
-    })
 }

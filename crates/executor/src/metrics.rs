@@ -197,7 +197,7 @@ impl Metrics {
     pub(crate) fn attempt(
         &self,
         kind: TaskType,
-        origin: &Arc<str>,
+        upstream: Option<&Arc<str>>,
         status_code: Option<u16>,
         failed: bool,
         took: Duration,
@@ -208,6 +208,10 @@ impl Metrics {
             &self.cached(kind).attempt_seconds,
         )
         .observe(took.as_secs_f64());
+        // Only attempts that went to the upstream count as its requests.
+        let Some(origin) = upstream else {
+            return;
+        };
         let class = match status_code {
             Some(100..=199) => "1xx",
             Some(200..=299) => "2xx",

@@ -52,7 +52,29 @@ pub(crate) async fn run(
     loop {
         number += 1;
         if let Some(spec) = &task.limit {
-            let waited = shared.limiters.until_ready(&task.key, spec).await;
+            let turn = shared.limiters.until_ready(&task.key, spec);
+            // The wait counts against `max_elapsed`: past it, the execution fails
+            // without sending anything.
+            let waited = match task.retry.policy.max_elapsed() {
+                Some(limit) => {
+                    let until = started + limit;
+                    match tokio::time::timeout_at(until, turn).await {
+                        Ok(waited) => waited,
+                        Err(_) => {
+                            let error = ExecError::new(
+                                ErrorKind::Timeout,
+                                format!(
+                                    "still waiting for the rate limit when `retry.max_elapsed` \
+                                     ({}) ran out; no request was sent",
+                                    crate::model::duration::format_duration(limit)
+                                ),
+                            );
+                            return finish(record, Status::Failed, None, Some(error), &task);
+                        }
+                    }
+                }
+                None => turn.await,
+            };
             if !waited.is_zero() {
                 shared.metrics.rate_limit_wait(&task.key, waited);
             }
@@ -79,9 +101,16 @@ pub(crate) async fn run(
         .instrument(span)
         .await;
         let took = clock.elapsed();
+        // An open circuit or the egress policy stopped it before anything was sent.
+        let sent = !result.failure.as_ref().is_some_and(|f| {
+            matches!(
+                f.error.kind,
+                ErrorKind::CircuitOpen | ErrorKind::EgressDenied
+            )
+        });
         shared.metrics.attempt(
             task.kind,
-            &task.key,
+            sent.then_some(&task.origin),
             result.status_code,
             result.failure.is_some(),
             took,
@@ -226,6 +255,23 @@ fn finish(
     masked(record, task)
 }
 
+/// A body that is not text (`{"base64": ...}`) with the secrets in its bytes hidden too.
+fn mask_base64_body(result: &mut serde_json::Value, masker: &crate::model::placeholder::Masker) {
+    use base64::Engine as _;
+    let Some(serde_json::Value::String(encoded)) = result
+        .get_mut("body")
+        .and_then(|body| body.get_mut("base64"))
+    else {
+        return;
+    };
+    let engine = &base64::engine::general_purpose::STANDARD;
+    if let Ok(bytes) = engine.decode(encoded.as_bytes())
+        && let Some(masked) = masker.mask_bytes(&bytes)
+    {
+        *encoded = engine.encode(masked);
+    }
+}
+
 /// The record with every secret value of the task hidden.
 pub(crate) fn masked(mut out: ExecutionRecord, task: &PreparedTask) -> ExecutionRecord {
     if task.masker.is_empty() {
@@ -233,6 +279,7 @@ pub(crate) fn masked(mut out: ExecutionRecord, task: &PreparedTask) -> Execution
     }
     if let Some(result) = out.result.as_mut() {
         task.masker.mask_value(result);
+        mask_base64_body(result, &task.masker);
     }
     if let Some(error) = out.error.as_mut() {
         error.message = task.masker.mask_text(&error.message);

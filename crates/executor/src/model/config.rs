@@ -20,10 +20,18 @@ pub struct ConfigInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Base of relative task URLs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::shown::serialize_url"
+    )]
     pub base_url: Option<String>,
     /// Headers sent with every request (the task's own win).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::shown::serialize_headers"
+    )]
     pub headers: Option<BTreeMap<String, String>>,
     /// Credentials used when the task has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

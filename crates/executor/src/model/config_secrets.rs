@@ -6,6 +6,7 @@ use flunq_auth::{AuthConfig, Secret};
 use super::config::ConfigInput;
 use super::errors::{Errors, Invalid};
 use super::placeholder::MASK;
+use super::shown::url_without_password;
 
 /// Validates a configuration's settings once, naming the field at fault.
 pub(crate) fn validate_config(input: &ConfigInput) -> Result<(), Invalid> {
@@ -43,8 +44,10 @@ pub(crate) fn validate_config(input: &ConfigInput) -> Result<(), Invalid> {
     {
         errors.push("timeout", "must be greater than zero");
     }
+    unresolved_masks(input, &mut errors);
     if let Some(conn) = &input.connection
         && !conn.expose().contains("${")
+        && conn.expose() != MASK
         && let Err(e) = flunq_postgres::ConnectionTarget::parse(conn.expose())
     {
         errors.push("connection", e.to_string());
@@ -89,6 +92,67 @@ pub(crate) fn keep_masked_secrets(incoming: &mut ConfigInput, stored: &ConfigInp
     }
     if let (Some(new), Some(old)) = (incoming.auth.as_mut(), stored.auth.as_ref()) {
         keep_masked_auth(new, old);
+    }
+    // Credential headers and a base URL's password are shown as `***` too.
+    if let (Some(new), Some(old)) = (incoming.headers.as_mut(), stored.headers.as_ref()) {
+        for (name, value) in new.iter_mut() {
+            if value == MASK
+                && let Some((_, kept)) = old.iter().find(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                value.clone_from(kept);
+            }
+        }
+    }
+    if let (Some(new), Some(old)) = (incoming.base_url.as_mut(), stored.base_url.as_ref())
+        && url_without_password(old).as_deref() == Some(new.as_str())
+    {
+        new.clone_from(old);
+    }
+}
+
+/// Every field still `***` once stored values are kept: a `***` with nothing stored
+/// behind it (sent on create, or for a field the stored config does not have).
+fn unresolved_masks(input: &ConfigInput, errors: &mut Errors) {
+    const NOTHING_KEPT: &str =
+        "is `***` (a masked value) but no stored value is kept for it: send the value itself";
+    let is_mask = |s: &Option<Secret>| s.as_ref().is_some_and(|s| s.expose() == MASK);
+    for (name, value) in input.secrets.iter().flatten() {
+        if value.expose() == MASK {
+            errors.push(format!("secrets.{name}"), NOTHING_KEPT);
+        }
+    }
+    if let Some(conn) = &input.connection
+        && (conn.expose() == MASK
+            || url::Url::parse(conn.expose()).is_ok_and(|u| u.password() == Some(MASK)))
+    {
+        errors.push("connection", NOTHING_KEPT);
+    }
+    for (name, value) in input.headers.iter().flatten() {
+        if value == MASK {
+            errors.push(format!("headers.{name}"), NOTHING_KEPT);
+        }
+    }
+    if let Some(base) = &input.base_url
+        && url::Url::parse(base).is_ok_and(|u| u.password() == Some(MASK))
+    {
+        errors.push("base_url", NOTHING_KEPT);
+    }
+    let fields: Vec<(&str, &Option<Secret>)> = match &input.auth {
+        Some(AuthConfig::ApiKey(a)) => vec![("value", &a.value)],
+        Some(AuthConfig::Bearer(a)) => vec![("token", &a.token)],
+        Some(AuthConfig::Basic(a)) => vec![("password", &a.password)],
+        Some(AuthConfig::OAuth2(a)) => vec![
+            ("client_secret", &a.client_secret),
+            ("password", &a.password),
+            ("refresh_token", &a.refresh_token),
+        ],
+        Some(AuthConfig::Jwt(a)) => vec![("secret", &a.secret), ("private_key", &a.private_key)],
+        None => Vec::new(),
+    };
+    for (field, value) in fields {
+        if is_mask(value) {
+            errors.push(format!("auth.{field}"), NOTHING_KEPT);
+        }
     }
 }
 

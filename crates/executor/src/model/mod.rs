@@ -7,4 +7,5 @@ pub mod errors;
 pub mod input;
 pub mod placeholder;
 pub mod prepared;
+pub(crate) mod shown;
 pub mod validate;

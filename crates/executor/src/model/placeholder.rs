@@ -128,8 +128,10 @@ impl std::fmt::Debug for Masker {
 }
 
 impl Masker {
-    /// Remembers a value to hide (values shorter than 4 characters are not masked inside
-    /// longer text, only as whole strings, so `"1"` does not blank every digit).
+    /// Remembers a value to hide. Values shorter than 4 characters are masked as whole
+    /// strings and where they stand as a token of their own (not next to a letter or a
+    /// digit: `/x/abc`, `k=abc&`), not inside longer words, so `"1"` does not blank
+    /// every digit.
     pub fn add(&mut self, secret: &str) {
         if !secret.is_empty() && !self.needles.iter().any(|n| n == secret) {
             self.needles.push(secret.to_owned());
@@ -150,9 +152,38 @@ impl Masker {
             if out == *needle {
                 return MASK.to_owned();
             }
-            if needle.len() >= 4 && out.contains(needle.as_str()) {
-                out = out.replace(needle.as_str(), MASK);
+            if !out.contains(needle.as_str()) {
+                continue;
             }
+            out = if needle.len() >= SHORT {
+                out.replace(needle.as_str(), MASK)
+            } else {
+                replace_tokens(&out, needle)
+            };
+        }
+        out
+    }
+
+    /// The bytes with every known secret replaced by `***` (as [`mask_text`](Self::mask_text)
+    /// does), or `None` when none occurs: for bodies that are not text.
+    pub fn mask_bytes(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let mut out: Option<Vec<u8>> = None;
+        for needle in &self.needles {
+            let current = out.as_deref().unwrap_or(bytes);
+            let needle = needle.as_bytes();
+            let found = find_all(current, needle, needle.len() < SHORT);
+            if found.is_empty() {
+                continue;
+            }
+            let mut next = Vec::with_capacity(current.len());
+            let mut from = 0;
+            for at in found {
+                next.extend_from_slice(&current[from..at]);
+                next.extend_from_slice(MASK.as_bytes());
+                from = at + needle.len();
+            }
+            next.extend_from_slice(&current[from..]);
+            out = Some(next);
         }
         out
     }
@@ -178,6 +209,51 @@ impl Masker {
             _ => {}
         }
     }
+}
+
+/// Secrets shorter than this are masked only where they stand as a token of their own.
+const SHORT: usize = 4;
+
+/// `text` with every occurrence of `needle` that stands as a token of its own (no letter
+/// or digit on either side) replaced by `***`.
+fn replace_tokens(text: &str, needle: &str) -> String {
+    let found = find_all(text.as_bytes(), needle.as_bytes(), true);
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for at in found {
+        // `at` and `at + needle.len()` are char boundaries: `needle` is a whole `str`
+        // matched byte for byte, so the match starts and ends on its boundaries.
+        out.push_str(&text[from..at]);
+        out.push_str(MASK);
+        from = at + needle.len();
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
+/// Where `needle` occurs in `hay`, without overlaps; with `whole_token`, only where no
+/// ASCII letter or digit touches it.
+fn find_all(hay: &[u8], needle: &[u8], whole_token: bool) -> Vec<usize> {
+    let mut found = Vec::new();
+    if needle.is_empty() || needle.len() > hay.len() {
+        return found;
+    }
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        if &hay[i..i + needle.len()] == needle {
+            let end = i + needle.len();
+            let free = !whole_token
+                || ((i == 0 || !hay[i - 1].is_ascii_alphanumeric())
+                    && (end == hay.len() || !hay[end].is_ascii_alphanumeric()));
+            if free {
+                found.push(i);
+                i = end;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    found
 }
 
 #[cfg(test)]
@@ -239,5 +315,32 @@ mod tests {
         m.mask_value(&mut v);
         let expected: Value = serde_json::from_str(r#"{"***":1,"a":["x *** y"]}"#).unwrap();
         assert_eq!(v, expected);
+    }
+
+    #[test]
+    fn short_secrets_are_masked_as_tokens_only() {
+        let mut m = Masker::default();
+        m.add("AAA");
+        m.add("7");
+        assert_eq!(
+            m.mask_text("connection failed (http://127.0.0.1:1/x/AAA)"),
+            "connection failed (http://127.0.0.1:1/x/***)"
+        );
+        assert_eq!(m.mask_text("AAAB xAAA AAA,AAA"), "AAAB xAAA ***,***");
+        assert_eq!(m.mask_text("7"), "***");
+        assert_eq!(m.mask_text("a 7 b 77 c7"), "a *** b 77 c7");
+    }
+
+    #[test]
+    fn masks_bytes_of_bodies_that_are_not_text() {
+        let mut m = Masker::default();
+        m.add("s3cr3t-value");
+        m.add("AAA");
+        let body = b"\x00\xffs3cr3t-value\x01AAA\x02BAAA";
+        assert_eq!(
+            m.mask_bytes(body).unwrap(),
+            b"\x00\xff***\x01***\x02BAAA".to_vec()
+        );
+        assert_eq!(m.mask_bytes(b"nothing here"), None);
     }
 }

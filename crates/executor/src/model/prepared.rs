@@ -30,6 +30,8 @@ pub struct PreparedTask {
     pub auth: Option<Arc<Authenticator>>,
     /// The key of the breaker and the limiter: `config:<name>`, else the origin.
     pub key: Arc<str>,
+    /// The upstream's origin (`scheme://host:port`), the label of its request metrics.
+    pub origin: Arc<str>,
     /// Breaker settings of the config, if it has any.
     pub breaker: Option<crate::limits::BreakerProfile>,
     /// Rate limit of the config, else the default per origin.

@@ -86,6 +86,15 @@ pub(crate) fn prepare(
 
     let auth = input.auth.as_ref().or(cfg.and_then(|c| c.auth.as_ref()));
     let auth = auth.and_then(|a| resolve_auth(a, &mut resolver, &mut errors));
+    if let Some(AuthConfig::OAuth2(oauth)) = &auth
+        && let Some(token_url) = &oauth.token_url
+        && let Ok(url) = Url::parse(token_url)
+        && let Err(EgressDenied::Destination) = defaults.egress.check_url(&url)
+    {
+        // As `url` and `endpoint`: a literal address the policy denies is refused now
+        // (a host name is checked where it resolves, when the token is fetched).
+        errors.refuse("auth.token_url", "destination denied by the egress policy");
+    }
     let authenticator = auth.as_ref().and_then(|a| {
         authenticator(a)
             .map_err(|e| {
@@ -95,9 +104,7 @@ pub(crate) fn prepare(
             .ok()
     });
 
-    let idempotency_key = idempotency_key
-        .map(str::to_owned)
-        .or_else(|| input.idempotency_key.clone());
+    let idempotency_key = idempotency_key_of(idempotency_key, input, &mut errors);
     let call = match kind {
         TaskType::Http => {
             http_call(input, cfg, &mut resolver, defaults, &mut errors).map(Call::Http)
@@ -113,9 +120,10 @@ pub(crate) fn prepare(
             .err()
             .unwrap_or_else(|| Invalid::field("", "invalid task")));
     };
+    let origin: Arc<str> = Arc::from(origin_of(&call));
     let key: Arc<str> = match config {
         Some((name, _, _)) => Arc::from(format!("config:{name}")),
-        None => Arc::from(origin_of(&call)),
+        None => Arc::clone(&origin),
     };
     let breaker = config.and_then(|(name, version, c)| {
         let cb = c.circuit_breaker.as_ref()?;
@@ -145,11 +153,49 @@ pub(crate) fn prepare(
         retry,
         auth: authenticator,
         key,
+        origin,
         breaker,
         limit,
         masker,
         idempotency_key,
     })
+}
+
+/// The longest idempotency key taken (as Stripe's): it becomes part of a store key.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The key from the `Idempotency-Key` header, else from the `idempotency_key` field: not
+/// empty, at most 255 bytes, and the same in both when both are sent.
+fn idempotency_key_of(
+    header: Option<&str>,
+    input: &TaskInput,
+    errors: &mut Errors,
+) -> Option<String> {
+    const FIELD: &str = "idempotency_key";
+    let field = input.idempotency_key.as_deref();
+    if let (Some(h), Some(f)) = (header, field)
+        && h != f
+    {
+        errors.push(
+            FIELD,
+            "differs from the Idempotency-Key header: send one, or the same in both",
+        );
+    }
+    let key = header.or(field)?;
+    let source = if header.is_some() {
+        "the Idempotency-Key header"
+    } else {
+        "the key"
+    };
+    if key.trim().is_empty() {
+        errors.push(FIELD, format!("{source} must not be empty"));
+    } else if key.len() > MAX_IDEMPOTENCY_KEY {
+        errors.push(
+            FIELD,
+            format!("{source} is longer than {MAX_IDEMPOTENCY_KEY} bytes"),
+        );
+    }
+    Some(key.to_owned())
 }
 
 fn check_fields_of_type(input: &TaskInput, kind: TaskType, errors: &mut Errors) {

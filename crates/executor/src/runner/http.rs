@@ -50,29 +50,33 @@ pub(crate) async fn run_graphql(call: &HttpCall, ctx: &HttpContext<'_>) -> Attem
             return r;
         }
     };
-    let data = parsed.get("data").cloned().unwrap_or(Value::Null);
-    let errors = parsed
-        .get("errors")
-        .cloned()
-        .unwrap_or(Value::Array(Vec::new()));
+    // The members the server sent (the GraphQL response's `data`, `errors` and
+    // `extensions`), none added.
     let mut result = Map::new();
-    result.insert("data".into(), data.clone());
-    result.insert("errors".into(), errors.clone());
+    if let Value::Object(mut sent) = parsed {
+        for member in ["data", "errors", "extensions"] {
+            if let Some(value) = sent.remove(member) {
+                result.insert(member.into(), value);
+            }
+        }
+    }
+    let data = result.get("data").unwrap_or(&Value::Null);
+    let errors = result.get("errors").unwrap_or(&Value::Null);
     let has_errors = errors.as_array().is_some_and(|e| !e.is_empty());
     if has_errors && data.is_null() {
         let first = errors
             .get(0)
             .and_then(|e| e.get("message"))
             .and_then(Value::as_str)
-            .unwrap_or("the response has errors and no data");
+            .unwrap_or("the response has errors and no data")
+            .chars()
+            .take(500)
+            .collect::<String>();
         return AttemptResult {
             result: Some(Value::Object(result)),
             status_code: Some(status),
             failure: Some(Failure {
-                error: ExecError::new(
-                    ErrorKind::Graphql,
-                    first.chars().take(500).collect::<String>(),
-                ),
+                error: ExecError::new(ErrorKind::Graphql, first),
                 retryable: false,
                 may_have_reached: true,
                 retry_after: None,
@@ -210,8 +214,12 @@ fn transport_failure(err: &HttpError) -> Failure {
         )
     } else if err.is_builder() {
         (ErrorKind::Internal, false, false, BreakerVerdict::Ignored)
+    } else if err.is_redirect_limit() {
+        // The upstream answered, with one redirect too many: a status that is not 2xx,
+        // and asking again would get the same.
+        (ErrorKind::HttpStatus, false, true, BreakerVerdict::Success)
     } else {
-        // Reset mid-request, closed early, protocol error, too many redirects.
+        // Reset mid-request, closed early, protocol error.
         (ErrorKind::Connect, true, true, BreakerVerdict::Failure)
     };
     Failure {

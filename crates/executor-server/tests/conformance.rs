@@ -1,0 +1,416 @@
+//! What API.md implies where an audit of the running server found it wanting: masking
+//! of short secrets, credentials in tasks and configs, `***` sent back in a `PUT`,
+//! idempotency keys, a replay under `?wait`, `max_elapsed` over rate-limit waits, the
+//! OAuth2 token URL under the egress policy, GraphQL results as sent, redirect loops,
+//! and the origin label of upstream metrics.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use flunq_http_client::Method;
+use serde_json::json;
+use support::{Executor, json_reply, reply, upstream};
+
+/// An upstream that answers 200 with its request path, and counts calls.
+async fn path_echo() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let addr = upstream(move |req| {
+        let counter = Arc::clone(&counter);
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            json_reply(200, &json!({"path": req.uri().path()}))
+        }
+    })
+    .await;
+    (addr, calls)
+}
+
+#[tokio::test]
+async fn a_short_secret_in_a_url_path_is_masked_in_errors_and_results() {
+    let ex = Executor::start().await;
+    let config = json!({"name": "short", "secrets": {"a": "AAA"}});
+    assert_eq!(
+        ex.post("/api/v1/configs", &config.to_string()).await.status,
+        201
+    );
+    // Nothing listens on port 1: the error names the URL, secret in its path.
+    let task = json!({"type": "http", "config": "short", "url": "http://127.0.0.1:1/x/${a}",
+        "retries": 0});
+    let failed = ex.post("/api/v1/execute?wait=10s", &task.to_string()).await;
+    assert_eq!(failed.json["status"], "failed", "{}", failed.text);
+    assert!(!failed.text.contains("AAA"), "{}", failed.text);
+    assert!(failed.text.contains("/x/***"), "{}", failed.text);
+
+    let (echo, _) = path_echo().await;
+    let task = json!({"type": "http", "config": "short",
+        "url": format!("http://{echo}/items/${{a}}")});
+    let done = ex.post("/api/v1/execute?wait=10s", &task.to_string()).await;
+    assert_eq!(done.json["status"], "succeeded", "{}", done.text);
+    assert_eq!(done.json["result"]["body"]["path"], "/items/***");
+    assert!(!done.text.contains("AAA"), "{}", done.text);
+}
+
+#[tokio::test]
+async fn a_secret_in_a_binary_body_is_masked() {
+    let ex = Executor::start().await;
+    let config = json!({"name": "bin", "secrets": {"k": "canary-binary-secret"}});
+    ex.post("/api/v1/configs", &config.to_string()).await;
+    let addr = upstream(|req| async move {
+        let echoed = req.uri().query().unwrap_or_default().to_owned();
+        let mut body = vec![0u8, 255, 1];
+        body.extend_from_slice(echoed.as_bytes());
+        reply(200, "application/octet-stream", body)
+    })
+    .await;
+    let task = json!({"type": "http", "config": "bin",
+        "url": format!("http://{addr}/b?${{k}}")});
+    let done = ex.post("/api/v1/execute?wait=10s", &task.to_string()).await;
+    assert_eq!(done.json["status"], "succeeded", "{}", done.text);
+    use base64::Engine as _;
+    let encoded = done.json["result"]["body"]["base64"].as_str().unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    assert_eq!(bytes, b"\x00\xff\x01***");
+}
+
+#[tokio::test]
+async fn a_config_round_trips_through_get_and_put_with_its_masked_values() {
+    let ex = Executor::start().await;
+    let config = json!({"name": "rt", "base_url": "http://bob:canary-url-pw@127.0.0.1:9/v1",
+        "headers": {"Authorization": "Bearer canary-header", "Accept": "application/json"},
+        "connection": "postgres://postgres:canary-pg@127.0.0.1:5432/test",
+        "secrets": {"s": "canary-secret"}, "auth": {"type": "bearer", "token": "canary-token"}});
+    let created = ex.post("/api/v1/configs", &config.to_string()).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert!(!created.text.contains("canary"), "{}", created.text);
+    assert_eq!(created.json["headers"]["Authorization"], "***");
+    assert_eq!(created.json["headers"]["Accept"], "application/json");
+    assert_eq!(created.json["base_url"], "http://bob:***@127.0.0.1:9/v1");
+    // GET, change one thing, PUT it back: the masked values keep the stored ones.
+    let mut shown = ex.get("/api/v1/configs/rt").await.json;
+    shown["retries"] = json!(1);
+    let replaced = ex
+        .call(
+            Method::PUT,
+            "/api/v1/configs/rt",
+            Some(&shown.to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.text);
+    assert_eq!(replaced.json["version"], 2);
+    let stored = ex.engine.config("rt").await.unwrap().unwrap();
+    let input = &stored.input;
+    assert_eq!(input.retries, Some(1));
+    assert_eq!(
+        input.base_url.as_deref(),
+        Some("http://bob:canary-url-pw@127.0.0.1:9/v1")
+    );
+    assert_eq!(
+        input.headers.as_ref().unwrap()["Authorization"],
+        "Bearer canary-header"
+    );
+    assert_eq!(
+        input.connection.as_ref().unwrap().expose(),
+        "postgres://postgres:canary-pg@127.0.0.1:5432/test"
+    );
+    assert_eq!(
+        input.secrets.as_ref().unwrap()["s"].expose(),
+        "canary-secret"
+    );
+}
+
+#[tokio::test]
+async fn a_masked_value_with_nothing_stored_behind_it_is_refused() {
+    let ex = Executor::start().await;
+    let created = ex
+        .post(
+            "/api/v1/configs",
+            &json!({"name": "m", "secrets": {"b": "***"}}).to_string(),
+        )
+        .await;
+    assert_eq!(created.status, 400, "{}", created.text);
+    assert_eq!(created.json["errors"][0]["field"], "secrets.b");
+    ex.post(
+        "/api/v1/configs",
+        &json!({"name": "m", "secrets": {"a": "x-value"}}).to_string(),
+    )
+    .await;
+    let put = ex
+        .call(
+            Method::PUT,
+            "/api/v1/configs/m",
+            Some(
+                &json!({"name": "m", "secrets": {"a": "***", "b": "***"},
+                    "auth": {"type": "bearer", "token": "***"}})
+                .to_string(),
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(put.status, 400, "{}", put.text);
+    let fields: Vec<&str> = put.json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["secrets.b", "auth.token"], "{}", put.text);
+    // Refused: the stored config is unchanged.
+    assert_eq!(ex.get("/api/v1/configs/m").await.json["version"], 1);
+}
+
+#[tokio::test]
+async fn a_record_shows_the_task_as_sent_with_its_credentials_masked() {
+    let ex = Executor::start().await;
+    let (echo, _) = path_echo().await;
+    let task = json!({"type": "http", "url": format!("http://alice:canary-userinfo@{echo}/t"),
+        "timeout": "1.5s", "retry": {"policy": "fixed", "delay": "250ms"},
+        "headers": {"Authorization": "Bearer canary-h", "Cookie": "sid=canary-c",
+                    "X-Api-Key": "canary-k", "Accept": "application/json"},
+        "auth": {"type": "jwt", "algorithm": "HS256", "secret": "canary-jwt-secret-canary-jwt"}});
+    let accepted = ex.post("/api/v1/execute", &task.to_string()).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let id = accepted.json["id"].as_str().unwrap().to_owned();
+    let record = ex.until_final(&id).await;
+    let shown = &record["task"];
+    assert_eq!(shown["timeout"], "1.5s");
+    assert_eq!(shown["retry"]["delay"], "250ms");
+    assert_eq!(shown["headers"]["Accept"], "application/json");
+    for header in ["Authorization", "Cookie", "X-Api-Key"] {
+        assert_eq!(shown["headers"][header], "***", "{header}");
+    }
+    assert_eq!(shown["auth"]["secret"], "***");
+    // Only what was sent: no `null` fields for the auth type's other settings.
+    assert_eq!(
+        shown["auth"].as_object().unwrap().len(),
+        3,
+        "{}",
+        shown["auth"]
+    );
+    assert_eq!(shown["url"], format!("http://alice:***@{echo}/t"));
+    let text = record.to_string();
+    assert!(!text.contains("canary"), "{text}");
+}
+
+#[tokio::test]
+async fn idempotency_keys_must_not_be_empty_nor_disagree() {
+    let ex = Executor::start().await;
+    let (echo, calls) = path_echo().await;
+    let task = |key: Option<&str>| {
+        let mut t = json!({"type": "http", "url": format!("http://{echo}/k")});
+        if let Some(key) = key {
+            t["idempotency_key"] = json!(key);
+        }
+        t.to_string()
+    };
+    let empty_field = ex.post("/api/v1/execute", &task(Some(""))).await;
+    assert_eq!(empty_field.status, 400, "{}", empty_field.text);
+    assert_eq!(empty_field.json["errors"][0]["field"], "idempotency_key");
+    let empty_header = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute",
+            Some(&task(None)),
+            &[("idempotency-key", "")],
+        )
+        .await;
+    assert_eq!(empty_header.status, 400, "{}", empty_header.text);
+    let long = "k".repeat(256);
+    assert_eq!(
+        ex.post("/api/v1/execute", &task(Some(&long))).await.status,
+        400
+    );
+    let both = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute",
+            Some(&task(Some("k3"))),
+            &[("idempotency-key", "k2")],
+        )
+        .await;
+    assert_eq!(both.status, 400, "{}", both.text);
+    assert!(both.text.contains("Idempotency-Key"), "{}", both.text);
+    // The same key in both is one key.
+    let same = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute?wait=10s",
+            Some(&task(Some("k4"))),
+            &[("idempotency-key", "k4")],
+        )
+        .await;
+    assert_eq!(same.status, 200, "{}", same.text);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "nothing ran for the refused ones"
+    );
+}
+
+#[tokio::test]
+async fn a_replay_under_wait_waits_for_the_first_execution() {
+    let ex = Executor::start().await;
+    let addr = upstream(|_req| async move {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        json_reply(200, &json!({"ok": true}))
+    })
+    .await;
+    let task = json!({"type": "http", "url": format!("http://{addr}/slow")}).to_string();
+    let first = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute",
+            Some(&task),
+            &[("idempotency-key", "w1")],
+        )
+        .await;
+    assert_eq!(first.status, 202);
+    let replay = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute?wait=10s",
+            Some(&task),
+            &[("idempotency-key", "w1")],
+        )
+        .await;
+    assert_eq!(replay.status, 200);
+    assert_eq!(replay.json["id"], first.json["id"]);
+    assert_eq!(replay.json["status"], "succeeded", "{}", replay.text);
+}
+
+#[tokio::test]
+async fn max_elapsed_bounds_the_wait_for_a_rate_limit() {
+    let ex = Executor::start().await;
+    let (echo, calls) = path_echo().await;
+    let config = json!({"name": "rl", "base_url": format!("http://{echo}"),
+        "rate_limit": {"rate": 1, "per": "5s", "burst": 1}});
+    assert_eq!(
+        ex.post("/api/v1/configs", &config.to_string()).await.status,
+        201
+    );
+    let task = json!({"type": "http", "config": "rl", "url": "one",
+        "retry": {"max_elapsed": "500ms"}})
+    .to_string();
+    let first = ex.post("/api/v1/execute?wait=10s", &task).await;
+    assert_eq!(first.json["status"], "succeeded", "{}", first.text);
+    let started = Instant::now();
+    let second = ex.post("/api/v1/execute?wait=10s", &task).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(second.json["status"], "failed", "{}", second.text);
+    assert_eq!(second.json["error"]["kind"], "timeout");
+    assert!(
+        second.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_elapsed"),
+        "{}",
+        second.text
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the second sent nothing");
+}
+
+#[tokio::test]
+async fn a_literal_private_token_url_is_refused_at_submission() {
+    // The default egress policy (loopback and private ranges closed).
+    let mut options = support::loopback_options();
+    options.defaults.egress = flunq_http_client::EgressPolicy::default();
+    let ex = Executor::start_with(options, Default::default()).await;
+    let task = json!({"type": "http", "url": "https://api.example.com/x",
+        "auth": {"type": "oauth2", "token_url": "http://10.0.0.1/token",
+                 "client_id": "c", "client_secret": "s"}});
+    let refused = ex.post("/api/v1/execute", &task.to_string()).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert_eq!(refused.json["errors"][0]["field"], "auth.token_url");
+    let listed = ex.get("/api/v1/executions").await;
+    assert_eq!(listed.json["items"], json!([]), "nothing queued");
+}
+
+#[tokio::test]
+async fn a_graphql_result_has_only_what_the_server_sent() {
+    let ex = Executor::start().await;
+    let addr = upstream(|_req| async move {
+        json_reply(200, &json!({"data": {"n": 1}, "extensions": {"cost": 3}}))
+    })
+    .await;
+    let task = json!({"type": "graphql", "endpoint": format!("http://{addr}/graphql"),
+        "query": "{ n }"});
+    let done = ex.post("/api/v1/execute?wait=10s", &task.to_string()).await;
+    assert_eq!(done.json["status"], "succeeded", "{}", done.text);
+    assert_eq!(
+        done.json["result"],
+        json!({"data": {"n": 1}, "extensions": {"cost": 3}})
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_loop_fails_with_kind_http_status_and_is_not_retried() {
+    let ex = Executor::start().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let addr = upstream(move |_req| {
+        let counter = Arc::clone(&counter);
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut r = reply(302, "text/plain", "again");
+            r.headers_mut().insert("location", "/loop".parse().unwrap());
+            r
+        }
+    })
+    .await;
+    let task = json!({"type": "http", "url": format!("http://{addr}/loop"), "retries": 2});
+    let done = ex.post("/api/v1/execute?wait=10s", &task.to_string()).await;
+    assert_eq!(done.json["status"], "failed", "{}", done.text);
+    assert_eq!(done.json["error"]["kind"], "http_status", "{}", done.text);
+    assert_eq!(done.json["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        11,
+        "the request and 10 redirects"
+    );
+}
+
+#[tokio::test]
+async fn upstream_request_metrics_name_the_origin_and_skip_open_circuits() {
+    let ex = Executor::start().await;
+    let addr = upstream(|_req| async move { json_reply(500, &json!({"down": true})) }).await;
+    let config = json!({"name": "cb", "base_url": format!("http://{addr}"),
+        "circuit_breaker": {"failure_rate": 0.5, "minimum_calls": 2, "window": "60s",
+                            "open_for": "60s", "half_open_calls": 1}});
+    ex.post("/api/v1/configs", &config.to_string()).await;
+    let task = json!({"type": "http", "config": "cb", "url": "x", "retries": 0}).to_string();
+    for _ in 0..4 {
+        ex.post("/api/v1/execute?wait=10s", &task).await;
+    }
+    let last = ex.post("/api/v1/execute?wait=10s", &task).await;
+    assert_eq!(last.json["error"]["kind"], "circuit_open", "{}", last.text);
+    let metrics = ex.get("/metrics").await.text;
+    let origin = format!("origin=\"http://{addr}\"");
+    let lines: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("flunq_upstream_requests_total"))
+        .collect();
+    assert!(lines.iter().all(|l| !l.contains("config:")), "{lines:?}");
+    let five_xx: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains(&origin) && l.contains("class=\"5xx\""))
+        .collect();
+    assert_eq!(five_xx.len(), 1, "{lines:?}");
+    assert!(
+        five_xx[0].ends_with(" 2"),
+        "two reached the upstream: {lines:?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains("class=\"error\"")),
+        "open-circuit refusals are not upstream requests: {lines:?}"
+    );
+}
