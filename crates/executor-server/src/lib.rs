@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod extract;
 mod openapi;
 mod problem;
 mod routes;

@@ -26,6 +26,11 @@ fn config(description: &str) -> Value {
     })
 }
 
+/// A path segment that is not UTF-8 once percent-decoded (`%FF`).
+fn bad_id() -> Value {
+    problem("The id is not UTF-8 once percent-decoded (`errors` names `id`)")
+}
+
 fn id_param(description: &str) -> Value {
     json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": description})
 }
@@ -52,6 +57,7 @@ pub fn document() -> Value {
                 "The circuit breaker counts 5xx, 408, 429, timeouts and connection failures as failures; other 4xx as successes.",
                 "Tasks without a config get a breaker per origin: 50% failures over 60s after 10 calls, open 30s, 3 probes.",
                 "GET /api/v1/executions: `limit` 1..1000, default 50; `next` is the cursor of the following page.",
+                "A query parameter of a route given more than once (`?status=failed&status=succeeded`), or a path segment that is not UTF-8 once percent-decoded (`/api/v1/executions/%FF`), is a 400 problem naming the parameter in `errors`. Parameters no route reads are ignored, repeated or not.",
                 "Config responses carry an ETag with the version; If-Match accepts \"3\", W/\"3\" or 3.",
                 "A config's `connection` is shown as \"***\"; a PUT sending \"***\" (or the masked form) keeps the stored one.",
                 "Response headers that carry credentials (Set-Cookie, Authorization...) are left out of `result.headers`.",
@@ -153,7 +159,7 @@ pub fn document() -> Value {
                 "responses": {
                     "200": record("Finished within the wait, or an earlier execution with the same idempotency key"),
                     "202": record("Accepted and queued (or still running after the wait)"),
-                    "400": problem("Malformed or invalid task; nothing queued"),
+                    "400": problem("Malformed or invalid task, or an invalid or repeated `wait`; nothing queued"),
                     "401": problem("Missing or wrong API key"),
                     "413": problem("Body larger than MAX_REQUEST_BYTES"),
                     "422": problem("Refused by the egress policy; nothing queued"),
@@ -168,15 +174,15 @@ pub fn document() -> Value {
                     "200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
                         "items": {"type": "array", "items": {"$ref": "#/components/schemas/Execution"}},
                         "next": {"type": ["string", "null"]}}}}}},
-                    "400": problem("Invalid status or limit")}}},
+                    "400": problem("Invalid or repeated status, limit or cursor")}}},
             "/api/v1/executions/{id}": {"get": {
                 "summary": "One execution",
                 "parameters": [id_param("The execution's id")],
-                "responses": {"200": record("The record"), "404": problem("Unknown or expired")}}},
+                "responses": {"200": record("The record"), "400": bad_id(), "404": problem("Unknown or expired")}}},
             "/api/v1/executions/{id}/cancel": {"post": {
                 "summary": "Cancel an execution",
                 "parameters": [id_param("The execution's id")],
-                "responses": {"200": record("Now cancelled"), "404": problem("Unknown"),
+                "responses": {"200": record("Now cancelled"), "400": bad_id(), "404": problem("Unknown"),
                     "409": problem("Already finished; the record is in `detail`")}}},
             "/api/v1/configs": {
                 "post": {"summary": "Create a configuration",
@@ -187,14 +193,14 @@ pub fn document() -> Value {
                         "items": {"type": "array", "items": {"$ref": "#/components/schemas/ConfigRecord"}}}}}}}}}},
             "/api/v1/configs/{id}": {
                 "get": {"summary": "One configuration (by id or name)", "parameters": [id_param("Id or name")],
-                    "responses": {"200": config("The configuration"), "404": problem("Unknown")}},
+                    "responses": {"200": config("The configuration"), "400": bad_id(), "404": problem("Unknown")}},
                 "put": {"summary": "Replace a configuration",
                     "parameters": [id_param("Id or name"), {"name": "If-Match", "in": "header", "schema": {"type": "string"}}],
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Config"}}}},
-                    "responses": {"200": config("Replaced"), "400": problem("Invalid"), "404": problem("Unknown"),
+                    "responses": {"200": config("Replaced"), "400": problem("Invalid config, If-Match or id"), "404": problem("Unknown"),
                         "409": problem("Duplicate name"), "412": problem("Stale If-Match")}},
                 "delete": {"summary": "Delete a configuration", "parameters": [id_param("Id or name")],
-                    "responses": {"204": {"description": "Deleted"}, "404": problem("Unknown")}}},
+                    "responses": {"204": {"description": "Deleted"}, "400": bad_id(), "404": problem("Unknown")}}},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
             "/healthz": {"get": {"summary": "Process alive", "security": [], "responses": {"200": {"description": "Alive"}}}},
             "/readyz": {"get": {"summary": "Ready to take work", "security": [],
