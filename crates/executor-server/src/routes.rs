@@ -186,21 +186,45 @@ pub(crate) async fn replace_config(
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let body = body.map_err(body_rejection)?;
-    let if_match = match headers.get(header::IF_MATCH) {
-        None => None,
-        Some(v) => Some(parse_if_match(v).ok_or_else(|| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "If-Match must be a version, as sent in ETag (\"3\")",
-            )
-        })?),
+    let expected = match if_match(&headers)? {
+        // `*` matches any current version; with none, the replace answers 404 as it does
+        // without If-Match.
+        None | Some(IfMatch::Any) => None,
+        Some(IfMatch::Versions(versions)) => match versions.as_slice() {
+            [version] => Some(*version),
+            _ => Some(listed_current_version(&state, &id, &versions).await?),
+        },
     };
     let stored = state
         .engine
-        .replace_config(&id, &body, if_match)
+        .replace_config(&id, &body, expected)
         .await
         .map_err(config_problem)?;
     Ok(config_response(StatusCode::OK, &stored))
+}
+
+/// The config's current version if `versions` lists it, else a `412` (`404` if there is
+/// no such config). The engine compares one version atomically: it is handed the current
+/// one, so a change between this read and the replace is still a `412`.
+async fn listed_current_version(state: &AppState, id: &str, versions: &[u64]) -> Result<u64> {
+    let Some(current) = state.engine.config(id).await.map_err(store_problem)? else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no configuration `{}`", short(id)),
+        ));
+    };
+    if versions.contains(&current.version) {
+        return Ok(current.version);
+    }
+    let listed: Vec<String> = versions.iter().map(u64::to_string).collect();
+    Err(Problem::new(
+        StatusCode::PRECONDITION_FAILED,
+        format!(
+            "none of the versions in If-Match ({}) is the current version {}",
+            listed.join(", "),
+            current.version
+        ),
+    ))
 }
 
 pub(crate) async fn delete_config(
@@ -299,10 +323,54 @@ fn config_response(status: StatusCode, c: &StoredConfig) -> Response {
     response
 }
 
-fn parse_if_match(value: &HeaderValue) -> Option<u64> {
-    let text = value.to_str().ok()?.trim();
-    let text = text.strip_prefix("W/").unwrap_or(text);
-    text.trim_matches('"').parse().ok()
+/// What an `If-Match` header asks (RFC 9110 §13.1.1).
+#[derive(Debug, PartialEq)]
+enum IfMatch {
+    /// `*`: any current version.
+    Any,
+    /// Any of these versions.
+    Versions(Vec<u64>),
+}
+
+/// `If-Match`: `*`, or a list of versions as sent in ETag (`"2", "3"`), possibly over
+/// several header lines; empty list elements are skipped (RFC 9110 §5.6.1). Besides
+/// strong entity tags, `W/"3"` and a bare `3` are read as version 3, as they were before
+/// lists were: RFC 9110 would never match a weak tag under If-Match, but clients send them.
+/// An entry that is no version, or `*` within a list, is a `400`.
+fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>> {
+    let bad = || {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "If-Match must be `*` or versions as sent in ETag (\"3\", or a list \"2\", \"3\")",
+        )
+    };
+    let mut lines = headers.get_all(header::IF_MATCH).iter().peekable();
+    if lines.peek().is_none() {
+        return Ok(None);
+    }
+    let (mut any, mut versions) = (false, Vec::new());
+    for line in lines {
+        let text = line.to_str().map_err(|_| bad())?;
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if entry == "*" {
+                any = true;
+            } else {
+                versions.push(version_of(entry).ok_or_else(bad)?);
+            }
+        }
+    }
+    match (any, versions.is_empty()) {
+        (true, true) => Ok(Some(IfMatch::Any)),
+        (false, false) => Ok(Some(IfMatch::Versions(versions))),
+        // `*` beside versions, or no entry at all.
+        _ => Err(bad()),
+    }
+}
+
+/// The version an entity tag names: `"3"`, and for compatibility `W/"3"` or `3`.
+fn version_of(entry: &str) -> Option<u64> {
+    let tag = entry.strip_prefix("W/").unwrap_or(entry);
+    tag.trim_matches('"').parse().ok()
 }
 
 /// `?wait=true`, `?wait=10s`, or `Prefer: wait=N` (seconds, RFC 7240).
