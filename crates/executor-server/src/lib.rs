@@ -25,6 +25,7 @@
 
 mod extract;
 mod openapi;
+mod prefer;
 mod problem;
 mod routes;
 

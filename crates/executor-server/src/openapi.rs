@@ -18,6 +18,14 @@ fn record(description: &str) -> Value {
     })
 }
 
+/// A submission's answer: a record, and `Preference-Applied` when `Prefer: wait` was honoured.
+fn submitted(description: &str) -> Value {
+    let mut response = record(description);
+    response["headers"]["Preference-Applied"] = json!({"schema": {"type": "string"},
+        "description": "wait=N, the seconds held, when Prefer: wait was honoured (not when ?wait= is given)"});
+    response
+}
+
 fn config(description: &str) -> Value {
     json!({
         "description": description,
@@ -49,7 +57,7 @@ pub fn document() -> Value {
                 "A task naming an unknown `config` is a 400 with field `config`.",
                 "Unknown fields in a task or config are a 400 naming the field (typos are caught).",
                 "A field that belongs to another task type (e.g. `endpoint` on an http task) is a 400.",
-                "`?wait=` takes `true` (60 s), `false`, or a duration up to 60s; more is a 400. `Prefer: wait=N` above 60 is held 60 s.",
+                "`?wait=` takes `true` (60 s), `false`, or a duration up to 60s; more is a 400. `Prefer: wait=N` (RFC 7240) is N seconds: the name in any case, the value quoted or not, whitespace around `=`, `,` and `;`, beside other preferences in one header or several; the first `wait` counts, and one whose value is not a whole number of seconds is ignored. Above 60 it is held 60 s. When it is honoured the response says `Preference-Applied: wait=N` with the seconds applied. With both, `?wait=` wins (`?wait=false` too) and the preference is not applied.",
                 "An idempotency key seen before returns the first execution with 200, whatever its status.",
                 "POST and PATCH are retried after a response status only with `retry.retry_unsafe: true` or an idempotency key; after connect, DNS or TLS failures always.",
                 "`retry.retry_unsafe` lives in the retry object.",
@@ -152,13 +160,13 @@ pub fn document() -> Value {
             "/api/v1/execute": {"post": {
                 "summary": "Submit a task",
                 "parameters": [
-                    {"name": "wait", "in": "query", "schema": {"type": "string"}, "description": "true, false, or a duration up to 60s"},
-                    {"name": "Prefer", "in": "header", "schema": {"type": "string"}, "description": "wait=N (seconds)"},
+                    {"name": "wait", "in": "query", "schema": {"type": "string"}, "description": "true, false, or a duration up to 60s; wins over Prefer"},
+                    {"name": "Prefer", "in": "header", "schema": {"type": "string"}, "description": "wait=N (seconds, at most 60 held; RFC 7240), ignored when ?wait= is given"},
                     {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Task"}}}},
                 "responses": {
-                    "200": record("Finished within the wait, or an earlier execution with the same idempotency key"),
-                    "202": record("Accepted and queued (or still running after the wait)"),
+                    "200": submitted("Finished within the wait, or an earlier execution with the same idempotency key"),
+                    "202": submitted("Accepted and queued (or still running after the wait)"),
                     "400": problem("Malformed or invalid task, or an invalid or repeated `wait`; nothing queued"),
                     "401": problem("Missing or wrong API key"),
                     "413": problem("Body larger than MAX_REQUEST_BYTES"),

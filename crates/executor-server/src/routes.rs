@@ -6,7 +6,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flunq_executor::store::{ConfigStoreError, StoredConfig};
 use flunq_executor::{CancelError, ConfigError, ExecutionRecord, Status, SubmitError};
@@ -51,10 +51,10 @@ pub(crate) async fn execute(
     let wait = wait?;
     let idempotency = idempotency.transpose()?;
     let submitted = match wait {
-        Some(limit) => {
+        Some(wait) => {
             state
                 .engine
-                .submit_and_wait(&body, idempotency.as_deref(), limit)
+                .submit_and_wait(&body, idempotency.as_deref(), wait.limit)
                 .await
         }
         None => state.engine.submit(&body, idempotency.as_deref()).await,
@@ -66,7 +66,19 @@ pub(crate) async fn execute(
     } else {
         StatusCode::ACCEPTED
     };
-    Ok(record_response(status, &record))
+    let mut response = record_response(status, &record);
+    // RFC 7240 §3: the preference honoured, with the wait applied.
+    if let Some(Wait {
+        limit,
+        preferred: true,
+    }) = wait
+        && let Ok(applied) = HeaderValue::from_str(&format!("wait={}", limit.as_secs()))
+    {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("preference-applied"), applied);
+    }
+    Ok(response)
 }
 
 pub(crate) async fn get_execution(
@@ -373,8 +385,18 @@ fn version_of(entry: &str) -> Option<u64> {
     tag.trim_matches('"').parse().ok()
 }
 
-/// `?wait=true`, `?wait=10s`, or `Prefer: wait=N` (seconds, RFC 7240).
-fn wait_of(query: Option<&str>, headers: &HeaderMap) -> Result<Option<Duration>> {
+/// How long a submission holds its response.
+#[derive(Debug, Clone, Copy)]
+struct Wait {
+    limit: Duration,
+    /// Asked by `Prefer: wait=N`, so answered with `Preference-Applied`.
+    preferred: bool,
+}
+
+/// `?wait=true`, `?wait=10s`, or `Prefer: wait=N` (seconds, RFC 7240, at most
+/// [`MAX_WAIT`]). `?wait=` wins when both are given, `?wait=false` included: the
+/// preference is then not applied.
+fn wait_of(query: Option<&str>, headers: &HeaderMap) -> Result<Option<Wait>> {
     let bad = |message: &str| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -383,27 +405,24 @@ fn wait_of(query: Option<&str>, headers: &HeaderMap) -> Result<Option<Duration>>
         .with_errors(vec![flunq_executor::FieldError::new("wait", message)])
     };
     if let Some(q) = query {
-        return match q {
-            "true" | "" => Ok(Some(MAX_WAIT)),
-            "false" => Ok(None),
+        let limit = match q {
+            "true" | "" => MAX_WAIT,
+            "false" => return Ok(None),
             text => match humantime::parse_duration(text) {
-                Ok(d) if d <= MAX_WAIT => Ok(Some(d)),
-                Ok(_) => Err(bad("at most 60s")),
-                Err(_) => Err(bad("`true`, `false` or a duration such as `10s`")),
+                Ok(d) if d <= MAX_WAIT => d,
+                Ok(_) => return Err(bad("at most 60s")),
+                Err(_) => return Err(bad("`true`, `false` or a duration such as `10s`")),
             },
         };
+        return Ok(Some(Wait {
+            limit,
+            preferred: false,
+        }));
     }
-    for prefer in headers.get_all("prefer") {
-        let Ok(text) = prefer.to_str() else { continue };
-        for pref in text.split(',') {
-            if let Some(n) = pref.trim().strip_prefix("wait=")
-                && let Ok(secs) = n.trim().parse::<u64>()
-            {
-                return Ok(Some(Duration::from_secs(secs).min(MAX_WAIT)));
-            }
-        }
-    }
-    Ok(None)
+    Ok(crate::prefer::wait_seconds(headers).map(|secs| Wait {
+        limit: Duration::from_secs(secs).min(MAX_WAIT),
+        preferred: true,
+    }))
 }
 
 fn body_rejection(rejection: BytesRejection) -> Problem {
