@@ -78,7 +78,7 @@ pub fn document() -> Value {
         },
         "servers": [{"url": "http://localhost:8083"}],
         "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "One of API_KEYS, when set"}},
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "One of API_KEYS, when set: `Authorization: Bearer <key>`, the scheme in any case (RFC 9110 §11.1)"}},
             "schemas": {
                 "Duration": duration,
                 "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {

@@ -195,6 +195,48 @@ async fn api_keys_are_required_when_set() {
 }
 
 #[tokio::test]
+async fn the_bearer_scheme_is_read_in_any_case() {
+    let server = ServerOptions {
+        api_keys: vec!["k-123".into()],
+        ..ServerOptions::default()
+    };
+    let ex = Executor::start_with(loopback_options(), server).await;
+    let with = async |authorization: &str| {
+        ex.call(
+            Method::GET,
+            "/api/v1/executions",
+            None,
+            &[("authorization", authorization)],
+        )
+        .await
+    };
+    for accepted in [
+        "Bearer k-123",
+        "bearer k-123",
+        "BEARER k-123",
+        "bEaReR k-123",
+        "BEARER  k-123",
+    ] {
+        assert_eq!(with(accepted).await.status, 200, "{accepted}");
+    }
+    for refused in [
+        "BEARER k-1234",
+        "BEARER K-123",
+        "Basic k-123",
+        "Bearerk-123",
+        "Bearers k-123",
+        "BEARER",
+    ] {
+        let answer = with(refused).await;
+        assert_eq!(answer.status, 401, "{refused}");
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/problem+json")
+        );
+    }
+}
+
+#[tokio::test]
 async fn wait_parameter_is_validated() {
     let ex = Executor::start().await;
     let task = json!({"type": "http", "url": "http://127.0.0.1:9/"}).to_string();
