@@ -4,8 +4,8 @@
 //! `Prefer: wait=`, get, cancel, list), configurations (CRUD with `If-Match` and unique
 //! names), `/healthz`, `/readyz`, `/metrics` (Prometheus text) and
 //! `/api/v1/openapi.json`. Every error is an RFC 9457 problem document. When API keys
-//! are set, every `/api/v1` route needs `Authorization: Bearer <key>`, compared in
-//! constant time.
+//! are set, every `/api/v1` route needs `Authorization: Bearer <key>` (the scheme in
+//! any case), the key compared in constant time.
 //!
 //! ```
 //! use flunq_executor::{Engine, EngineOptions};
@@ -23,7 +23,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod extract;
 mod openapi;
+mod prefer;
 mod problem;
 mod routes;
 
@@ -126,11 +128,7 @@ async fn require_api_key(State(state): State<AppState>, request: Request, next: 
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+        .and_then(bearer_credentials);
     let Some(presented) = presented else {
         return unauthorized();
     };
@@ -145,6 +143,15 @@ async fn require_api_key(State(state): State<AppState>, request: Request, next: 
     } else {
         unauthorized()
     }
+}
+
+/// The credentials of `Bearer <key>`: the scheme in any case (RFC 9110 §11.1), one
+/// or more spaces before the key.
+fn bearer_credentials(authorization: &str) -> Option<&str> {
+    let (scheme, credentials) = authorization.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
 }
 
 fn unauthorized() -> Response {

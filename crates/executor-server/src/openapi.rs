@@ -18,12 +18,25 @@ fn record(description: &str) -> Value {
     })
 }
 
+/// A submission's answer: a record, and `Preference-Applied` when `Prefer: wait` was honoured.
+fn submitted(description: &str) -> Value {
+    let mut response = record(description);
+    response["headers"]["Preference-Applied"] = json!({"schema": {"type": "string"},
+        "description": "wait=N, the seconds held, when Prefer: wait was honoured (not when ?wait= is given)"});
+    response
+}
+
 fn config(description: &str) -> Value {
     json!({
         "description": description,
         "headers": {"ETag": {"schema": {"type": "string"}, "description": "The version, quoted: use it in If-Match"}},
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ConfigRecord"}}}
     })
+}
+
+/// A path segment that is not UTF-8 once percent-decoded (`%FF`).
+fn bad_id() -> Value {
+    problem("The id is not UTF-8 once percent-decoded (`errors` names `id`)")
 }
 
 fn id_param(description: &str) -> Value {
@@ -44,7 +57,7 @@ pub fn document() -> Value {
                 "A task naming an unknown `config` is a 400 with field `config`.",
                 "Unknown fields in a task or config are a 400 naming the field (typos are caught).",
                 "A field that belongs to another task type (e.g. `endpoint` on an http task) is a 400.",
-                "`?wait=` takes `true` (60 s), `false`, or a duration up to 60s; more is a 400. `Prefer: wait=N` above 60 is held 60 s.",
+                "`?wait=` takes `true` (60 s), `false`, or a duration up to 60s; more is a 400. `Prefer: wait=N` (RFC 7240) is N seconds: the name in any case, the value quoted or not, whitespace around `=`, `,` and `;`, beside other preferences in one header or several; the first `wait` counts, and one whose value is not a whole number of seconds is ignored. Above 60 it is held 60 s. When it is honoured the response says `Preference-Applied: wait=N` with the seconds applied. With both, `?wait=` wins (`?wait=false` too) and the preference is not applied.",
                 "An idempotency key seen before returns the first execution with 200, whatever its status.",
                 "POST and PATCH are retried after a response status only with `retry.retry_unsafe: true` or an idempotency key; after connect, DNS or TLS failures always.",
                 "`retry.retry_unsafe` lives in the retry object.",
@@ -52,7 +65,8 @@ pub fn document() -> Value {
                 "The circuit breaker counts 5xx, 408, 429, timeouts and connection failures as failures; other 4xx as successes.",
                 "Tasks without a config get a breaker per origin: 50% failures over 60s after 10 calls, open 30s, 3 probes.",
                 "GET /api/v1/executions: `limit` 1..1000, default 50; `next` is the cursor of the following page.",
-                "Config responses carry an ETag with the version; If-Match accepts \"3\", W/\"3\" or 3.",
+                "A query parameter of a route given more than once (`?status=failed&status=succeeded`), or a path segment that is not UTF-8 once percent-decoded (`/api/v1/executions/%FF`), is a 400 problem naming the parameter in `errors`. Parameters no route reads are ignored, repeated or not.",
+                "Config responses carry an ETag with the version. A PUT's If-Match (RFC 9110 §13.1.1) is `*` (any current version: the config is replaced if it exists, 404 if not, as without If-Match) or a list of versions (\"2\", \"3\", over one or several header lines: replaced if one of them is current, else 412; 404 if there is no such config). Besides strong tags, W/\"3\" and a bare 3 are read as version 3 for compatibility, although RFC 9110 never matches a weak tag under If-Match. An entry that is not a version, or `*` within a list, is a 400.",
                 "A config's `connection` is shown as \"***\"; a PUT sending \"***\" (or the masked form) keeps the stored one.",
                 "Response headers that carry credentials (Set-Cookie, Authorization...) are left out of `result.headers`.",
                 "With REDIS_URL, the instance that runs an execution resolves its config when it starts it: a config changed or deleted between submission and start applies (deleted: the execution fails with kind `internal`). In memory, the config is resolved at submission.",
@@ -64,7 +78,7 @@ pub fn document() -> Value {
         },
         "servers": [{"url": "http://localhost:8083"}],
         "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "One of API_KEYS, when set"}},
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "One of API_KEYS, when set: `Authorization: Bearer <key>`, the scheme in any case (RFC 9110 §11.1)"}},
             "schemas": {
                 "Duration": duration,
                 "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
@@ -146,14 +160,14 @@ pub fn document() -> Value {
             "/api/v1/execute": {"post": {
                 "summary": "Submit a task",
                 "parameters": [
-                    {"name": "wait", "in": "query", "schema": {"type": "string"}, "description": "true, false, or a duration up to 60s"},
-                    {"name": "Prefer", "in": "header", "schema": {"type": "string"}, "description": "wait=N (seconds)"},
+                    {"name": "wait", "in": "query", "schema": {"type": "string"}, "description": "true, false, or a duration up to 60s; wins over Prefer"},
+                    {"name": "Prefer", "in": "header", "schema": {"type": "string"}, "description": "wait=N (seconds, at most 60 held; RFC 7240), ignored when ?wait= is given"},
                     {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Task"}}}},
                 "responses": {
-                    "200": record("Finished within the wait, or an earlier execution with the same idempotency key"),
-                    "202": record("Accepted and queued (or still running after the wait)"),
-                    "400": problem("Malformed or invalid task; nothing queued"),
+                    "200": submitted("Finished within the wait, or an earlier execution with the same idempotency key"),
+                    "202": submitted("Accepted and queued (or still running after the wait)"),
+                    "400": problem("Malformed or invalid task, or an invalid or repeated `wait`; nothing queued"),
                     "401": problem("Missing or wrong API key"),
                     "413": problem("Body larger than MAX_REQUEST_BYTES"),
                     "422": problem("Refused by the egress policy; nothing queued"),
@@ -168,15 +182,15 @@ pub fn document() -> Value {
                     "200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
                         "items": {"type": "array", "items": {"$ref": "#/components/schemas/Execution"}},
                         "next": {"type": ["string", "null"]}}}}}},
-                    "400": problem("Invalid status or limit")}}},
+                    "400": problem("Invalid or repeated status, limit or cursor")}}},
             "/api/v1/executions/{id}": {"get": {
                 "summary": "One execution",
                 "parameters": [id_param("The execution's id")],
-                "responses": {"200": record("The record"), "404": problem("Unknown or expired")}}},
+                "responses": {"200": record("The record"), "400": bad_id(), "404": problem("Unknown or expired")}}},
             "/api/v1/executions/{id}/cancel": {"post": {
                 "summary": "Cancel an execution",
                 "parameters": [id_param("The execution's id")],
-                "responses": {"200": record("Now cancelled"), "404": problem("Unknown"),
+                "responses": {"200": record("Now cancelled"), "400": bad_id(), "404": problem("Unknown"),
                     "409": problem("Already finished; the record is in `detail`")}}},
             "/api/v1/configs": {
                 "post": {"summary": "Create a configuration",
@@ -187,14 +201,15 @@ pub fn document() -> Value {
                         "items": {"type": "array", "items": {"$ref": "#/components/schemas/ConfigRecord"}}}}}}}}}},
             "/api/v1/configs/{id}": {
                 "get": {"summary": "One configuration (by id or name)", "parameters": [id_param("Id or name")],
-                    "responses": {"200": config("The configuration"), "404": problem("Unknown")}},
+                    "responses": {"200": config("The configuration"), "400": bad_id(), "404": problem("Unknown")}},
                 "put": {"summary": "Replace a configuration",
-                    "parameters": [id_param("Id or name"), {"name": "If-Match", "in": "header", "schema": {"type": "string"}}],
+                    "parameters": [id_param("Id or name"), {"name": "If-Match", "in": "header", "schema": {"type": "string"},
+                        "description": "`*`, or versions as sent in ETag: \"3\", or a list \"2\", \"3\""}],
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Config"}}}},
-                    "responses": {"200": config("Replaced"), "400": problem("Invalid"), "404": problem("Unknown"),
-                        "409": problem("Duplicate name"), "412": problem("Stale If-Match")}},
+                    "responses": {"200": config("Replaced"), "400": problem("Invalid config, If-Match or id"), "404": problem("Unknown"),
+                        "409": problem("Duplicate name"), "412": problem("No version in If-Match is current")}},
                 "delete": {"summary": "Delete a configuration", "parameters": [id_param("Id or name")],
-                    "responses": {"204": {"description": "Deleted"}, "404": problem("Unknown")}}},
+                    "responses": {"204": {"description": "Deleted"}, "400": bad_id(), "404": problem("Unknown")}}},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
             "/healthz": {"get": {"summary": "Process alive", "security": [], "responses": {"200": {"description": "Alive"}}}},
             "/readyz": {"get": {"summary": "Ready to take work", "security": [],

@@ -5,8 +5,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flunq_executor::store::{ConfigStoreError, StoredConfig};
 use flunq_executor::{CancelError, ConfigError, ExecutionRecord, Status, SubmitError};
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::extract::{Path, Query};
 use crate::problem::Problem;
 
 /// The longest `?wait=` or `Prefer: wait=` the server holds a response.
@@ -50,10 +51,10 @@ pub(crate) async fn execute(
     let wait = wait?;
     let idempotency = idempotency.transpose()?;
     let submitted = match wait {
-        Some(limit) => {
+        Some(wait) => {
             state
                 .engine
-                .submit_and_wait(&body, idempotency.as_deref(), limit)
+                .submit_and_wait(&body, idempotency.as_deref(), wait.limit)
                 .await
         }
         None => state.engine.submit(&body, idempotency.as_deref()).await,
@@ -65,7 +66,19 @@ pub(crate) async fn execute(
     } else {
         StatusCode::ACCEPTED
     };
-    Ok(record_response(status, &record))
+    let mut response = record_response(status, &record);
+    // RFC 7240 §3: the preference honoured, with the wait applied.
+    if let Some(Wait {
+        limit,
+        preferred: true,
+    }) = wait
+        && let Ok(applied) = HeaderValue::from_str(&format!("wait={}", limit.as_secs()))
+    {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("preference-applied"), applied);
+    }
+    Ok(response)
 }
 
 pub(crate) async fn get_execution(
@@ -185,21 +198,45 @@ pub(crate) async fn replace_config(
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let body = body.map_err(body_rejection)?;
-    let if_match = match headers.get(header::IF_MATCH) {
-        None => None,
-        Some(v) => Some(parse_if_match(v).ok_or_else(|| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "If-Match must be a version, as sent in ETag (\"3\")",
-            )
-        })?),
+    let expected = match if_match(&headers)? {
+        // `*` matches any current version; with none, the replace answers 404 as it does
+        // without If-Match.
+        None | Some(IfMatch::Any) => None,
+        Some(IfMatch::Versions(versions)) => match versions.as_slice() {
+            [version] => Some(*version),
+            _ => Some(listed_current_version(&state, &id, &versions).await?),
+        },
     };
     let stored = state
         .engine
-        .replace_config(&id, &body, if_match)
+        .replace_config(&id, &body, expected)
         .await
         .map_err(config_problem)?;
     Ok(config_response(StatusCode::OK, &stored))
+}
+
+/// The config's current version if `versions` lists it, else a `412` (`404` if there is
+/// no such config). The engine compares one version atomically: it is handed the current
+/// one, so a change between this read and the replace is still a `412`.
+async fn listed_current_version(state: &AppState, id: &str, versions: &[u64]) -> Result<u64> {
+    let Some(current) = state.engine.config(id).await.map_err(store_problem)? else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no configuration `{}`", short(id)),
+        ));
+    };
+    if versions.contains(&current.version) {
+        return Ok(current.version);
+    }
+    let listed: Vec<String> = versions.iter().map(u64::to_string).collect();
+    Err(Problem::new(
+        StatusCode::PRECONDITION_FAILED,
+        format!(
+            "none of the versions in If-Match ({}) is the current version {}",
+            listed.join(", "),
+            current.version
+        ),
+    ))
 }
 
 pub(crate) async fn delete_config(
@@ -298,14 +335,68 @@ fn config_response(status: StatusCode, c: &StoredConfig) -> Response {
     response
 }
 
-fn parse_if_match(value: &HeaderValue) -> Option<u64> {
-    let text = value.to_str().ok()?.trim();
-    let text = text.strip_prefix("W/").unwrap_or(text);
-    text.trim_matches('"').parse().ok()
+/// What an `If-Match` header asks (RFC 9110 §13.1.1).
+#[derive(Debug, PartialEq)]
+enum IfMatch {
+    /// `*`: any current version.
+    Any,
+    /// Any of these versions.
+    Versions(Vec<u64>),
 }
 
-/// `?wait=true`, `?wait=10s`, or `Prefer: wait=N` (seconds, RFC 7240).
-fn wait_of(query: Option<&str>, headers: &HeaderMap) -> Result<Option<Duration>> {
+/// `If-Match`: `*`, or a list of versions as sent in ETag (`"2", "3"`), possibly over
+/// several header lines; empty list elements are skipped (RFC 9110 §5.6.1). Besides
+/// strong entity tags, `W/"3"` and a bare `3` are read as version 3, as they were before
+/// lists were: RFC 9110 would never match a weak tag under If-Match, but clients send them.
+/// An entry that is no version, or `*` within a list, is a `400`.
+fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>> {
+    let bad = || {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "If-Match must be `*` or versions as sent in ETag (\"3\", or a list \"2\", \"3\")",
+        )
+    };
+    let mut lines = headers.get_all(header::IF_MATCH).iter().peekable();
+    if lines.peek().is_none() {
+        return Ok(None);
+    }
+    let (mut any, mut versions) = (false, Vec::new());
+    for line in lines {
+        let text = line.to_str().map_err(|_| bad())?;
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if entry == "*" {
+                any = true;
+            } else {
+                versions.push(version_of(entry).ok_or_else(bad)?);
+            }
+        }
+    }
+    match (any, versions.is_empty()) {
+        (true, true) => Ok(Some(IfMatch::Any)),
+        (false, false) => Ok(Some(IfMatch::Versions(versions))),
+        // `*` beside versions, or no entry at all.
+        _ => Err(bad()),
+    }
+}
+
+/// The version an entity tag names: `"3"`, and for compatibility `W/"3"` or `3`.
+fn version_of(entry: &str) -> Option<u64> {
+    let tag = entry.strip_prefix("W/").unwrap_or(entry);
+    tag.trim_matches('"').parse().ok()
+}
+
+/// How long a submission holds its response.
+#[derive(Debug, Clone, Copy)]
+struct Wait {
+    limit: Duration,
+    /// Asked by `Prefer: wait=N`, so answered with `Preference-Applied`.
+    preferred: bool,
+}
+
+/// `?wait=true`, `?wait=10s`, or `Prefer: wait=N` (seconds, RFC 7240, at most
+/// [`MAX_WAIT`]). `?wait=` wins when both are given, `?wait=false` included: the
+/// preference is then not applied.
+fn wait_of(query: Option<&str>, headers: &HeaderMap) -> Result<Option<Wait>> {
     let bad = |message: &str| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -314,27 +405,24 @@ fn wait_of(query: Option<&str>, headers: &HeaderMap) -> Result<Option<Duration>>
         .with_errors(vec![flunq_executor::FieldError::new("wait", message)])
     };
     if let Some(q) = query {
-        return match q {
-            "true" | "" => Ok(Some(MAX_WAIT)),
-            "false" => Ok(None),
+        let limit = match q {
+            "true" | "" => MAX_WAIT,
+            "false" => return Ok(None),
             text => match humantime::parse_duration(text) {
-                Ok(d) if d <= MAX_WAIT => Ok(Some(d)),
-                Ok(_) => Err(bad("at most 60s")),
-                Err(_) => Err(bad("`true`, `false` or a duration such as `10s`")),
+                Ok(d) if d <= MAX_WAIT => d,
+                Ok(_) => return Err(bad("at most 60s")),
+                Err(_) => return Err(bad("`true`, `false` or a duration such as `10s`")),
             },
         };
+        return Ok(Some(Wait {
+            limit,
+            preferred: false,
+        }));
     }
-    for prefer in headers.get_all("prefer") {
-        let Ok(text) = prefer.to_str() else { continue };
-        for pref in text.split(',') {
-            if let Some(n) = pref.trim().strip_prefix("wait=")
-                && let Ok(secs) = n.trim().parse::<u64>()
-            {
-                return Ok(Some(Duration::from_secs(secs).min(MAX_WAIT)));
-            }
-        }
-    }
-    Ok(None)
+    Ok(crate::prefer::wait_seconds(headers).map(|secs| Wait {
+        limit: Duration::from_secs(secs).min(MAX_WAIT),
+        preferred: true,
+    }))
 }
 
 fn body_rejection(rejection: BytesRejection) -> Problem {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use flunq_http_client::Method;
 use serde_json::{Value, json};
-use support::{Executor, json_reply, reply, upstream};
+use support::{Answer, Executor, json_reply, reply, upstream};
 
 #[tokio::test]
 async fn configs_crud_with_versions_and_unique_names() {
@@ -272,5 +272,83 @@ async fn put_with_masked_secret_keeps_the_stored_value() {
     assert_eq!(
         ex.post("/api/v1/execute?wait=true", &task).await.json["status"],
         "succeeded"
+    );
+}
+
+/// A `PUT` of `config` to `path` with these `If-Match` header lines.
+async fn put_if_match(ex: &Executor, path: &str, config: &Value, if_match: &[&str]) -> Answer {
+    let headers: Vec<(&str, &str)> = if_match.iter().map(|v| ("if-match", *v)).collect();
+    ex.call(Method::PUT, path, Some(&config.to_string()), &headers)
+        .await
+}
+
+#[tokio::test]
+async fn if_match_star_replaces_whatever_the_version_and_404s_without_a_config() {
+    let ex = Executor::start().await;
+    let config = json!({"name": "starred", "retries": 1});
+    assert_eq!(
+        ex.post("/api/v1/configs", &config.to_string()).await.status,
+        201
+    );
+    for expected_version in [2, 3] {
+        let replaced = put_if_match(&ex, "/api/v1/configs/starred", &config, &["*"]).await;
+        assert_eq!(replaced.status, 200, "{}", replaced.text);
+        assert_eq!(replaced.json["version"], expected_version);
+    }
+    let missing = put_if_match(&ex, "/api/v1/configs/nowhere", &config, &["*"]).await;
+    assert_eq!(missing.status, 404, "{}", missing.text);
+    assert_eq!(
+        missing.header("content-type"),
+        Some("application/problem+json")
+    );
+}
+
+#[tokio::test]
+async fn if_match_list_replaces_when_any_listed_version_is_current() {
+    let ex = Executor::start().await;
+    let config = json!({"name": "listed", "retries": 1});
+    assert_eq!(
+        ex.post("/api/v1/configs", &config.to_string()).await.status,
+        201
+    );
+    let path = "/api/v1/configs/listed";
+    // Version 1 is current.
+    let stale = put_if_match(&ex, path, &config, &["\"2\", \"3\""]).await;
+    assert_eq!(stale.status, 412, "{}", stale.text);
+    assert_eq!(
+        stale.header("content-type"),
+        Some("application/problem+json")
+    );
+    for (if_match, version) in [
+        (&["\"7\", \"1\""][..], 2),
+        // Optional whitespace and empty list elements (RFC 9110 §5.6.1).
+        (&[" \"2\" ,, \"9\" "][..], 3),
+        // One list over two header lines.
+        (&["\"8\"", "\"3\""][..], 4),
+        // Weak and bare entries are still read as versions.
+        (&["W/\"4\", 9"][..], 5),
+    ] {
+        let answer = put_if_match(&ex, path, &config, if_match).await;
+        assert_eq!(answer.status, 200, "{if_match:?}: {}", answer.text);
+        assert_eq!(answer.json["version"], version, "{if_match:?}");
+        assert_eq!(
+            answer.header("etag"),
+            Some(format!("\"{version}\"").as_str())
+        );
+    }
+    let missing = put_if_match(&ex, "/api/v1/configs/nowhere", &config, &["\"1\", \"2\""]).await;
+    assert_eq!(missing.status, 404, "{}", missing.text);
+    for malformed in ["\"5\", soon", "*, \"5\"", ","] {
+        let answer = put_if_match(&ex, path, &config, &[malformed]).await;
+        assert_eq!(answer.status, 400, "{malformed}: {}", answer.text);
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/problem+json")
+        );
+    }
+    assert_eq!(
+        ex.get(path).await.json["version"],
+        5,
+        "nothing else replaced it"
     );
 }

@@ -137,6 +137,85 @@ async fn prefer_wait_header_holds_the_response() {
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.json["status"], "succeeded");
+    assert_eq!(answer.header("preference-applied"), Some("wait=10"));
+}
+
+/// An upstream that answers after `delay`.
+async fn slow_upstream(delay: Duration) -> std::net::SocketAddr {
+    upstream(move |_req| async move {
+        tokio::time::sleep(delay).await;
+        reply(200, "text/plain", "ok")
+    })
+    .await
+}
+
+#[tokio::test]
+async fn prefer_wait_is_read_as_rfc_7240_writes_it_and_answered_with_preference_applied() {
+    let up = slow_upstream(Duration::from_millis(150)).await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
+    for (lines, applied) in [
+        (&["WAIT=5"][..], "wait=5"),
+        (&["wait=\"5\""][..], "wait=5"),
+        (&["wait = 5"][..], "wait=5"),
+        (&["respond-async, wait=5"][..], "wait=5"),
+        (&["respond-async; x=1 ,Wait=\"5\";y=2"][..], "wait=5"),
+        // Two Prefer header lines.
+        (&["respond-async", "wait=5"][..], "wait=5"),
+        // Held at most 60 s, and the 60 s applied is what is said.
+        (&["wait=600"][..], "wait=60"),
+    ] {
+        let headers: Vec<(&str, &str)> = lines.iter().map(|line| ("prefer", *line)).collect();
+        let answer = ex
+            .call(Method::POST, "/api/v1/execute", Some(&task), &headers)
+            .await;
+        assert_eq!(answer.status, 200, "{lines:?}: {}", answer.text);
+        assert_eq!(answer.json["status"], "succeeded", "{lines:?}");
+        assert_eq!(
+            answer.header("preference-applied"),
+            Some(applied),
+            "{lines:?}"
+        );
+    }
+    // A preference not understood is ignored: no wait, nothing said applied.
+    let ignored = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute",
+            Some(&task),
+            &[("prefer", "wait=soon")],
+        )
+        .await;
+    assert_eq!(ignored.status, 202, "{}", ignored.text);
+    assert_eq!(ignored.header("preference-applied"), None);
+}
+
+#[tokio::test]
+async fn the_wait_query_parameter_wins_over_prefer_wait() {
+    let up = slow_upstream(Duration::from_millis(300)).await;
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
+    let prefer = [("prefer", "wait=5")];
+    let unheld = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute?wait=false",
+            Some(&task),
+            &prefer,
+        )
+        .await;
+    assert_eq!(unheld.status, 202, "{}", unheld.text);
+    assert_eq!(unheld.header("preference-applied"), None);
+    let held = ex
+        .call(
+            Method::POST,
+            "/api/v1/execute?wait=true",
+            Some(&task),
+            &[("prefer", "wait=0")],
+        )
+        .await;
+    assert_eq!(held.status, 200, "{}", held.text);
+    assert_eq!(held.header("preference-applied"), None);
 }
 
 #[tokio::test]

@@ -6,16 +6,22 @@ mod support;
 
 use flunq_executor::EngineOptions;
 use flunq_executor_server::ServerOptions;
+use flunq_http_client::Method;
 use serde_json::json;
-use support::{Executor, loopback_options};
+use support::{Answer, Executor, loopback_options};
 
 async fn assert_refused(ex: &Executor, body: &str, status: u16, field: Option<&str>) {
     let answer = ex.post("/api/v1/execute", body).await;
-    assert_eq!(answer.status, status, "{body} -> {}", answer.text);
+    assert_problem(&answer, status, field, body);
+}
+
+/// `answer` is a problem document of `status`, naming `field` in `errors` when given.
+fn assert_problem(answer: &Answer, status: u16, field: Option<&str>, context: &str) {
+    assert_eq!(answer.status, status, "{context} -> {}", answer.text);
     assert_eq!(
         answer.header("content-type"),
         Some("application/problem+json"),
-        "{body}"
+        "{context}"
     );
     assert_eq!(answer.json["status"], status);
     assert!(
@@ -32,7 +38,7 @@ async fn assert_refused(ex: &Executor, body: &str, status: u16, field: Option<&s
             .collect();
         assert!(
             fields.contains(&field),
-            "{body}: expected field {field}, got {fields:?}"
+            "{context}: expected field {field}, got {fields:?}"
         );
     }
 }
@@ -160,7 +166,6 @@ async fn api_keys_are_required_when_set() {
     let ex = Executor::start_with(loopback_options(), server).await;
     // The support client sends the first key.
     assert_eq!(ex.get("/api/v1/executions").await.status, 200);
-    use flunq_http_client::Method;
     let wrong_key = |method: Method, path: &'static str| {
         ex.call(method, path, None, &[("authorization", "Bearer wrong")])
     };
@@ -190,6 +195,48 @@ async fn api_keys_are_required_when_set() {
 }
 
 #[tokio::test]
+async fn the_bearer_scheme_is_read_in_any_case() {
+    let server = ServerOptions {
+        api_keys: vec!["k-123".into()],
+        ..ServerOptions::default()
+    };
+    let ex = Executor::start_with(loopback_options(), server).await;
+    let with = async |authorization: &str| {
+        ex.call(
+            Method::GET,
+            "/api/v1/executions",
+            None,
+            &[("authorization", authorization)],
+        )
+        .await
+    };
+    for accepted in [
+        "Bearer k-123",
+        "bearer k-123",
+        "BEARER k-123",
+        "bEaReR k-123",
+        "BEARER  k-123",
+    ] {
+        assert_eq!(with(accepted).await.status, 200, "{accepted}");
+    }
+    for refused in [
+        "BEARER k-1234",
+        "BEARER K-123",
+        "Basic k-123",
+        "Bearerk-123",
+        "Bearers k-123",
+        "BEARER",
+    ] {
+        let answer = with(refused).await;
+        assert_eq!(answer.status, 401, "{refused}");
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/problem+json")
+        );
+    }
+}
+
+#[tokio::test]
 async fn wait_parameter_is_validated() {
     let ex = Executor::start().await;
     let task = json!({"type": "http", "url": "http://127.0.0.1:9/"}).to_string();
@@ -197,5 +244,41 @@ async fn wait_parameter_is_validated() {
     assert_eq!(
         ex.post("/api/v1/execute?wait=soon", &task).await.status,
         400
+    );
+}
+
+#[tokio::test]
+async fn unreadable_query_and_path_parameters_are_problems_naming_them() {
+    let ex = Executor::start().await;
+    let task = json!({"type": "http", "url": "http://127.0.0.1:9/"}).to_string();
+    let cases: [(Method, &str, &str); 9] = [
+        (
+            Method::GET,
+            "/api/v1/executions?status=failed&status=succeeded",
+            "status",
+        ),
+        (Method::GET, "/api/v1/executions?limit=1&limit=2", "limit"),
+        (Method::POST, "/api/v1/execute?wait=1s&wait=2s", "wait"),
+        (Method::GET, "/api/v1/executions/%FF", "id"),
+        (Method::POST, "/api/v1/executions/%FF/cancel", "id"),
+        (Method::GET, "/api/v1/configs/%FF", "id"),
+        (Method::PUT, "/api/v1/configs/%FF", "id"),
+        (Method::DELETE, "/api/v1/configs/%FF", "id"),
+        (Method::GET, "/api/v1/configs/a%FFb", "id"),
+    ];
+    for (method, path, field) in cases {
+        let body = matches!(method, Method::POST | Method::PUT).then_some(task.as_str());
+        let answer = ex.call(method.clone(), path, body, &[]).await;
+        assert_problem(&answer, 400, Some(field), &format!("{method} {path}"));
+    }
+    // A parameter no route reads may repeat, as before.
+    assert_eq!(ex.get("/api/v1/executions?x=1&x=2").await.status, 200);
+    assert_eq!(
+        ex.get("/api/v1/executions").await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "nothing may be queued"
     );
 }

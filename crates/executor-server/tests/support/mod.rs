@@ -95,7 +95,8 @@ impl Executor {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Sends a request to the executor; returns (status, headers, JSON body or Null).
+    /// Sends a request to the executor with `headers` (a name repeated is sent as several
+    /// header lines); returns (status, headers, JSON body or Null).
     pub async fn call(
         &self,
         method: Method,
@@ -118,11 +119,18 @@ impl Executor {
                 HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
             );
         }
+        // A name given once replaces what is set above (the API key); given again, it is
+        // sent as another header line of that name.
+        let mut given = Vec::new();
         for (name, value) in headers {
-            request.headers_mut().insert(
-                flunq_http_client::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
+            let name = flunq_http_client::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            let value = HeaderValue::from_str(value).unwrap();
+            if given.contains(&name) {
+                request.headers_mut().append(name, value);
+            } else {
+                given.push(name.clone());
+                request.headers_mut().insert(name, value);
+            }
         }
         let response = self.client.execute(request).await.unwrap();
         let json = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
