@@ -149,10 +149,33 @@ pub(crate) async fn list_executions(
     };
     let page = state
         .engine
-        .list(status, limit, q.cursor.filter(|c| !c.is_empty()))
+        .list(status, limit, cursor(q.cursor)?)
         .await
         .map_err(store_problem)?;
     Ok(Json(json!({ "items": page.items, "next": page.next })).into_response())
+}
+
+/// The `cursor` of a list: the `next` of the page before, an execution id (a UUID).
+fn cursor(given: Option<String>) -> Result<Option<String>> {
+    let Some(cursor) = given.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let is_uuid = cursor.len() == 36
+        && cursor.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    if !is_uuid {
+        return Err(
+            Problem::new(StatusCode::BAD_REQUEST, "invalid `cursor`").with_errors(vec![
+                flunq_executor::FieldError::new(
+                    "cursor",
+                    "not a cursor: send the `next` of the previous page",
+                ),
+            ]),
+        );
+    }
+    Ok(Some(cursor))
 }
 
 pub(crate) async fn create_config(

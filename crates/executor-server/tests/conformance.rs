@@ -414,3 +414,25 @@ async fn upstream_request_metrics_name_the_origin_and_skip_open_circuits() {
         "open-circuit refusals are not upstream requests: {lines:?}"
     );
 }
+
+#[tokio::test]
+async fn a_list_cursor_that_is_not_one_is_refused() {
+    let ex = Executor::start().await;
+    for bad in ["garbage", "0192f3a4-0000-7000-8000-00000000000g"] {
+        let answer = ex.get(&format!("/api/v1/executions?cursor={bad}")).await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.text);
+        assert_eq!(answer.json["errors"][0]["field"], "cursor");
+    }
+    let (echo, _) = path_echo().await;
+    let task = json!({"type": "http", "url": format!("http://{echo}/c")}).to_string();
+    for _ in 0..3 {
+        ex.post("/api/v1/execute?wait=10s", &task).await;
+    }
+    let first = ex.get("/api/v1/executions?limit=2").await;
+    let next = first.json["next"].as_str().unwrap().to_owned();
+    let second = ex
+        .get(&format!("/api/v1/executions?limit=2&cursor={next}"))
+        .await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    assert_eq!(second.json["items"].as_array().unwrap().len(), 1);
+}
