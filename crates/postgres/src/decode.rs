@@ -3,7 +3,8 @@
 //! Results always come back in binary (tokio-postgres asks for it, and the extended
 //! protocol cannot mix text for unknown types without knowing them in advance), so each
 //! type's binary form is decoded here. Types whose binary form is their text (text,
-//! varchar, bpchar, name, xml, citext, enums) come back as strings; types this crate
+//! varchar, bpchar, name, xml, citext, enums) come back as strings, and so do interval,
+//! timetz, inet, cidr, macaddr and macaddr8, in the text PostgreSQL shows; types this crate
 //! does not know come back as `{"type": "<name>", "base64": "<raw binary>"}`: honest,
 //! lossless, and never a guess at a text form the server did not send.
 
@@ -88,6 +89,12 @@ pub(crate) fn decode(ty: &Type, raw: &[u8]) -> Result<Value, String> {
             i64::from_be_bytes(fixed(raw)?),
             true,
         ))),
+        Type::INTERVAL => crate::text::interval(raw).map(Value::String),
+        Type::TIMETZ => crate::text::timetz(raw).map(Value::String),
+        Type::INET => crate::text::inet(raw, false).map(Value::String),
+        Type::CIDR => crate::text::inet(raw, true).map(Value::String),
+        Type::MACADDR => crate::text::macaddr(raw, 6).map(Value::String),
+        Type::MACADDR8 => crate::text::macaddr(raw, 8).map(Value::String),
         _ if ty.name() == "citext" => text(raw),
         _ => Ok(json!({ "type": ty.name(), "base64": base64(raw) })),
     }

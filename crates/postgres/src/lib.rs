@@ -121,6 +121,7 @@
 //! | `timestamp` | RFC 3339; an offset is applied (kept as UTC), none means as written | `"YYYY-MM-DDTHH:MM:SS[.ffffff]"` (no offset: the type has none) |
 //! | `timestamptz` | RFC 3339; no offset means UTC | RFC 3339 in UTC (`…Z`) |
 //! | `uuid` | string | lowercase hyphenated string |
+//! | `interval`, `timetz`, `inet`, `cidr`, `macaddr`, `macaddr8` | refused: cast in SQL (`$1::text::interval`) | string, as the server writes it with its default settings (what `psql` shows) (`1 year 2 mons 3 days 04:05:06`, `10:00:00+02`, `10.0.0.0/8`, `08:00:2b:01:02:03`) |
 //! | `json`, `jsonb` | any JSON value | the JSON value |
 //! | `bytea` | standard base64 string | standard base64 string |
 //! | enums, domains | as the label (string) / the base type | same |
@@ -157,6 +158,7 @@ mod pool;
 mod session;
 mod statement;
 mod target;
+mod text;
 
 pub use database::{Database, DatabaseOptions, PoolStatus};
 pub use error::{DatabaseError, ErrorKind};

@@ -290,3 +290,52 @@ async fn unknown_parameter_types_are_refused_by_name() {
     assert_eq!(err.kind(), ErrorKind::Invalid);
     assert!(err.to_string().starts_with("params[0] (point)"), "{err}");
 }
+
+/// interval, timetz, inet, cidr, macaddr and macaddr8 come back as the text the server
+/// itself writes for them (its output function, which `format('%s', v)` calls; `::text`
+/// differs for inet, where it always adds the prefix length), compared value by value.
+#[tokio::test]
+async fn types_shown_as_text_match_the_servers_own_text() {
+    let cases = [
+        ("interval", "0"),
+        ("interval", "1 year 2 mons 3 days 04:05:06.5"),
+        ("interval", "-1 second"),
+        ("interval", "1 day -1 hour"),
+        ("interval", "-1 day +1 hour"),
+        ("interval", "-13 months"),
+        ("interval", "1 mon 1 day"),
+        ("interval", "-1 year -2 mons +3 days -04:05:06.789"),
+        ("interval", "100 hours 0.000001 seconds"),
+        ("timetz", "10:00:00+02"),
+        ("timetz", "23:59:59.25-05:30"),
+        ("timetz", "00:00:00+00"),
+        ("timetz", "12:00:00+05:45:30"),
+        ("inet", "192.168.0.1"),
+        ("inet", "192.168.0.1/24"),
+        ("inet", "::1"),
+        ("inet", "2001:db8::1/64"),
+        ("inet", "::ffff:10.0.0.1"),
+        ("cidr", "10.0.0.0/8"),
+        ("cidr", "192.168.1.5/32"),
+        ("cidr", "2001:db8::/32"),
+        ("macaddr", "08:00:2b:01:02:03"),
+        ("macaddr8", "08:00:2b:01:02:03:04:05"),
+    ];
+    let db = database();
+    for (sql_type, literal) in cases {
+        let sql =
+            format!("SELECT v, format('%s', v) AS t FROM (SELECT '{literal}'::{sql_type} AS v) s");
+        let result = run(&db, &sql, vec![]).await.unwrap();
+        let row = &result.rows[0];
+        assert_eq!(row["v"], row["t"], "{sql_type} '{literal}'");
+        assert!(row["v"].is_string(), "{sql_type} '{literal}': {row:?}");
+    }
+    // And inside arrays.
+    let v = scalar(
+        &db,
+        "SELECT ARRAY['1 day'::interval, NULL, '-00:00:01']",
+        vec![],
+    )
+    .await;
+    assert_eq!(v, json!(["1 day", null, "-00:00:01"]));
+}
