@@ -55,6 +55,7 @@ pub fn document() -> Value {
             "description": "Runs HTTP, GraphQL and PostgreSQL tasks with timeouts, retries, circuit breakers, rate limits and authentication.",
             "x-decisions": [
                 "A task naming an unknown `config` is a 400 with field `config`.",
+                "A problem about the body as a whole (malformed JSON, an empty body, not a JSON object) has no `errors`: no field is at fault, and its `detail` says what is wrong.",
                 "Unknown fields in a task or config are a 400 naming the field (typos are caught).",
                 "A field that belongs to another task type (e.g. `endpoint` on an http task) is a 400.",
                 "`?wait=` takes `true` (60 s), `false`, or a duration up to 60s; more is a 400. `Prefer: wait=N` (RFC 7240) is N seconds: the name in any case, the value quoted or not, whitespace around `=`, `,` and `;`, beside other preferences in one header or several; the first `wait` counts, and one whose value is not a whole number of seconds is ignored. Above 60 it is held 60 s. When it is honoured the response says `Preference-Applied: wait=N` with the seconds applied. With both, `?wait=` wins (`?wait=false` too) and the preference is not applied.",

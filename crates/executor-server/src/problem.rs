@@ -48,8 +48,13 @@ impl Problem {
     }
 
     /// With the fields at fault.
+    /// A single error about the body as a whole (malformed JSON, empty, not an object)
+    /// names no field: it is the `detail` alone, without an `errors` entry of field `""`.
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
-        self.errors = errors;
+        let whole_body = matches!(errors.as_slice(), [one] if one.field.is_empty());
+        if !whole_body {
+            self.errors = errors;
+        }
         self
     }
 }

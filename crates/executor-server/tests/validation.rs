@@ -29,6 +29,14 @@ fn assert_problem(answer: &Answer, status: u16, field: Option<&str>, context: &s
             .as_str()
             .is_some_and(|d| !d.is_empty())
     );
+    if field.is_none() {
+        // The body as a whole: no `errors` entry with an empty field.
+        assert!(
+            answer.json.get("errors").is_none(),
+            "{context}: {}",
+            answer.text
+        );
+    }
     if let Some(field) = field {
         let fields: Vec<&str> = answer.json["errors"]
             .as_array()
