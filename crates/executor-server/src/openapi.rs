@@ -68,6 +68,7 @@ pub fn document() -> Value {
                 "A GraphQL `result` holds the members the server sent (`data`, `errors`, `extensions`), none added.",
                 "Database results: types beyond API.md's list come back as the text PostgreSQL writes for them (interval, timetz, inet, cidr, macaddr, macaddr8), others as {\"type\": \"<name>\", \"base64\": \"<binary value>\"} (results arrive in binary; select `col::text` for the text of any type). `timestamp` without time zone comes back without an offset (`2024-01-01T10:00:00`): the type has none, and adding `Z` would claim one.",
                 "More than 10 redirects (or a loop) fail the attempt with kind `http_status`, not retried.",
+                "An attempt a cancel cuts off is in the record, with error kind `cancelled` and no status code (added by the instance that ran it, a moment after the cancel's answer).",
                 "`flunq_upstream_requests_total` is labelled by the upstream's origin (scheme://host:port) and counts only attempts that were sent (not those refused by an open circuit or the egress policy).",
                 "On SIGTERM or SIGINT the API goes on answering while running executions finish (up to 30 s): /readyz and submissions answer 503, records and cancels as usual; then the listener closes.",
                 "POST and PATCH are retried after a response status only with `retry.retry_unsafe: true` or an idempotency key; after connect, DNS or TLS failures always.",

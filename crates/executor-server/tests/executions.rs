@@ -463,6 +463,19 @@ async fn cancel_drops_the_request_in_flight() {
     let record = ex.until_final(&id).await;
     assert_eq!(record["status"], "cancelled");
     assert_eq!(record["error"]["kind"], "cancelled");
+    // The attempt the cancel cut off is in the record, added by the runner just after.
+    let mut attempts = record["attempts"].clone();
+    for _ in 0..100 {
+        if attempts.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        attempts = ex.get(&format!("/api/v1/executions/{id}")).await.json["attempts"].clone();
+    }
+    assert_eq!(attempts.as_array().unwrap().len(), 1, "{attempts}");
+    assert_eq!(attempts[0]["number"], 1);
+    assert_eq!(attempts[0]["error"]["kind"], "cancelled");
+    assert!(attempts[0]["status_code"].is_null());
 
     let again = ex
         .post(&format!("/api/v1/executions/{id}/cancel"), "")
@@ -830,6 +843,9 @@ impl ExecutionStore for GatedStore {
     }
     fn update(&self, record: Arc<ExecutionRecord>) -> Stored<'_, bool> {
         self.inner.update(record)
+    }
+    fn amend_cancelled(&self, record: Arc<ExecutionRecord>) -> Stored<'_, bool> {
+        self.inner.amend_cancelled(record)
     }
     fn list(
         &self,

@@ -290,6 +290,18 @@ async fn a_cancel_reaches_the_instance_running_the_execution() {
     }
     let shown = runner.get(&format!("/api/v1/executions/{id}")).await;
     assert_eq!(shown.json["status"], "cancelled");
+    // The runner adds the attempt the cancel cut off, seen from either instance.
+    let mut attempts = shown.json["attempts"].clone();
+    for _ in 0..100 {
+        if attempts.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let record = other.get(&id).await.unwrap().unwrap();
+        attempts = serde_json::to_value(&record).unwrap()["attempts"].clone();
+    }
+    assert_eq!(attempts.as_array().unwrap().len(), 1, "{attempts}");
+    assert_eq!(attempts[0]["error"]["kind"], "cancelled");
     // Cancelling again: 409 from either instance.
     let again = runner
         .post(&format!("/api/v1/executions/{id}/cancel"), "")

@@ -191,11 +191,21 @@ pub(crate) struct EarlyStops {
 }
 
 /// The worker slot an execution holds while an attempt runs; given back while it waits
-/// to retry.
+/// to retry. It also says which attempt is in flight, for the record of a cancel that
+/// cuts it off.
 #[derive(Debug)]
 pub(crate) struct Slot {
     slots: Arc<Semaphore>,
     permit: Option<OwnedSemaphorePermit>,
+    pub(crate) in_flight: Option<InFlight>,
+}
+
+/// An attempt under way: its number and when it started.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InFlight {
+    pub(crate) number: u32,
+    pub(crate) started_at: SystemTime,
+    pub(crate) clock: tokio::time::Instant,
 }
 
 impl Slot {
@@ -902,6 +912,7 @@ impl Engine {
         let slot = Slot {
             slots: Arc::clone(&self.shared.slots),
             permit: Some(permit),
+            in_flight: None,
         };
         Box::pin(async move {
             let finished = engine.execute(job, slot, keep).await;
@@ -1127,11 +1138,45 @@ impl Engine {
                     .metrics
                     .finished(task.kind, Status::Cancelled, started.elapsed());
                 self.mark_cancelled_if_running(&job.id).await;
+                if let Some(cut) = slot.in_flight.take() {
+                    self.record_cut_attempt(&job.id, cut).await;
+                }
                 shared.queue.ack(&job).await;
             }
         }
         self.finish(&job.id);
         kept
+    }
+
+    /// The attempt a cancel cut off, added to the cancelled record (the cancel wrote
+    /// the record without it: it was not this instance's to see).
+    async fn record_cut_attempt(&self, id: &str, cut: InFlight) {
+        let Ok(Some(mut record)) = self.shared.executions.get(id).await else {
+            return;
+        };
+        if record.status != Status::Cancelled
+            || record.attempts.iter().any(|a| a.number == cut.number)
+        {
+            return;
+        }
+        record.attempts.push(crate::record::AttemptRecord {
+            number: cut.number,
+            started_at: cut.started_at,
+            duration_ms: u64::try_from(cut.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            status_code: None,
+            error: Some(ExecError::new(
+                ErrorKind::Cancelled,
+                "cancelled in flight: the request was dropped",
+            )),
+        });
+        if let Err(e) = self
+            .shared
+            .executions
+            .amend_cancelled(Arc::new(record))
+            .await
+        {
+            tracing::warn!(execution = %id, error = %e, "cannot record the attempt a cancel cut off");
+        }
     }
 
     /// After a shutdown cancelled a running execution, its record must not stay

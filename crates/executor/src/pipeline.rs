@@ -81,6 +81,11 @@ pub(crate) async fn run(
         }
         let attempt_started = SystemTime::now();
         let clock = Instant::now();
+        slot.in_flight = Some(crate::engine::InFlight {
+            number,
+            started_at: attempt_started,
+            clock,
+        });
         let span = tracing::info_span!("attempt", execution = %record.id, number, key = %task.key);
         let result = async {
             let permit = match breaker.as_ref().map(|b| b.try_acquire_owned()) {
@@ -100,6 +105,7 @@ pub(crate) async fn run(
         }
         .instrument(span)
         .await;
+        slot.in_flight = None;
         let took = clock.elapsed();
         // An open circuit or the egress policy stopped it before anything was sent.
         let sent = !result.failure.as_ref().is_some_and(|f| {

@@ -86,6 +86,12 @@ pub trait ExecutionStore: Send + Sync + std::fmt::Debug {
     /// whether the record was written. Shared: the memory store keeps it as it is, and
     /// the caller may keep it too (a waiting submission answers with it).
     fn update(&self, record: Arc<ExecutionRecord>) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Rewrites a record that is `cancelled` (to add the attempt the cancel cut off);
+    /// any other record is left as it is. Returns whether the record was written.
+    fn amend_cancelled(
+        &self,
+        record: Arc<ExecutionRecord>,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Writes the final record of a job and tells the queue the job is done, as one step
     /// where the store can (Redis: one script). The job is acknowledged even when the
     /// record was already final (a cancel won). Returns whether the record was written.
@@ -226,6 +232,21 @@ impl ExecutionStore for MemoryExecutionStore {
             inner.finished.push_back((SystemTime::now(), id));
         }
         Box::pin(async { Ok(true) })
+    }
+
+    fn amend_cancelled(
+        &self,
+        record: Arc<ExecutionRecord>,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let mut inner = self.lock();
+        let written = match inner.records.get_mut(&record.id) {
+            Some(stored) if stored.status == Status::Cancelled => {
+                *stored = record;
+                true
+            }
+            _ => false,
+        };
+        Box::pin(async move { Ok(written) })
     }
 
     fn list(

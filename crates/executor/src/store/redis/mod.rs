@@ -1142,6 +1142,24 @@ impl ExecutionStore for RedisBackend {
         Box::pin(async move { self.inner.write_record(&record).await })
     }
 
+    fn amend_cancelled(
+        &self,
+        record: Arc<ExecutionRecord>,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let json = serde_json::to_string(&*record)
+                .map_err(|e| StoreError(format!("cannot encode record {}: {e}", record.id)))?;
+            let written: i64 = scripts::AMEND_CANCELLED
+                .key(inner.record_key(&record.id))
+                .arg(json)
+                .invoke_async(&mut inner.conn())
+                .await
+                .map_err(unavailable)?;
+            Ok(written == 1)
+        })
+    }
+
     fn finish<'a>(
         &'a self,
         record: Arc<ExecutionRecord>,

@@ -125,6 +125,20 @@ return 1
     )
 });
 
+/// Rewrites a record's JSON if it is `cancelled` (to add the attempt the cancel cut
+/// off); returns 1 if written.
+///
+/// KEYS: record. ARGV: the record's JSON.
+pub(super) static AMEND_CANCELLED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HGET', KEYS[1], 's') ~= 'cancelled' then return 0 end
+redis.call('HSET', KEYS[1], 'r', ARGV[1])
+return 1
+",
+    )
+});
+
 /// Renews the leases this consumer holds: an entry still pending for it gets its idle
 /// time reset (XCLAIM JUSTID, which does not count a delivery); returns the entries it
 /// no longer holds (claimed by another instance after its lease ran out, or gone).
