@@ -12,21 +12,11 @@ use std::time::{Duration, Instant};
 
 use flunq_http_client::Method;
 use serde_json::json;
-use support::{Executor, json_reply, reply, upstream};
+use support::{Executor, counted_upstream, json_reply, reply, upstream};
 
 /// An upstream that answers 200 with its request path, and counts calls.
 async fn path_echo() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&calls);
-    let addr = upstream(move |req| {
-        let counter = Arc::clone(&counter);
-        async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            json_reply(200, &json!({"path": req.uri().path()}))
-        }
-    })
-    .await;
-    (addr, calls)
+    counted_upstream(|req| async move { json_reply(200, &json!({"path": req.uri().path()})) }).await
 }
 
 #[tokio::test]
@@ -213,12 +203,7 @@ async fn idempotency_keys_must_not_be_empty_nor_disagree() {
     assert_eq!(empty_field.status, 400, "{}", empty_field.text);
     assert_eq!(empty_field.json["errors"][0]["field"], "idempotency_key");
     let empty_header = ex
-        .call(
-            Method::POST,
-            "/api/v1/execute",
-            Some(&task(None)),
-            &[("idempotency-key", "")],
-        )
+        .post_with("/api/v1/execute", &task(None), &[("idempotency-key", "")])
         .await;
     assert_eq!(empty_header.status, 400, "{}", empty_header.text);
     let long = "k".repeat(256);
@@ -227,10 +212,9 @@ async fn idempotency_keys_must_not_be_empty_nor_disagree() {
         400
     );
     let both = ex
-        .call(
-            Method::POST,
+        .post_with(
             "/api/v1/execute",
-            Some(&task(Some("k3"))),
+            &task(Some("k3")),
             &[("idempotency-key", "k2")],
         )
         .await;
@@ -238,10 +222,9 @@ async fn idempotency_keys_must_not_be_empty_nor_disagree() {
     assert!(both.text.contains("Idempotency-Key"), "{}", both.text);
     // The same key in both is one key.
     let same = ex
-        .call(
-            Method::POST,
+        .post_with(
             "/api/v1/execute?wait=10s",
-            Some(&task(Some("k4"))),
+            &task(Some("k4")),
             &[("idempotency-key", "k4")],
         )
         .await;
@@ -263,19 +246,13 @@ async fn a_replay_under_wait_waits_for_the_first_execution() {
     .await;
     let task = json!({"type": "http", "url": format!("http://{addr}/slow")}).to_string();
     let first = ex
-        .call(
-            Method::POST,
-            "/api/v1/execute",
-            Some(&task),
-            &[("idempotency-key", "w1")],
-        )
+        .post_with("/api/v1/execute", &task, &[("idempotency-key", "w1")])
         .await;
     assert_eq!(first.status, 202);
     let replay = ex
-        .call(
-            Method::POST,
+        .post_with(
             "/api/v1/execute?wait=10s",
-            Some(&task),
+            &task,
             &[("idempotency-key", "w1")],
         )
         .await;
@@ -355,16 +332,10 @@ async fn a_graphql_result_has_only_what_the_server_sent() {
 #[tokio::test]
 async fn a_redirect_loop_fails_with_kind_http_status_and_is_not_retried() {
     let ex = Executor::start().await;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&calls);
-    let addr = upstream(move |_req| {
-        let counter = Arc::clone(&counter);
-        async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let mut r = reply(302, "text/plain", "again");
-            r.headers_mut().insert("location", "/loop".parse().unwrap());
-            r
-        }
+    let (addr, calls) = counted_upstream(|_req| async move {
+        let mut r = reply(302, "text/plain", "again");
+        r.headers_mut().insert("location", "/loop".parse().unwrap());
+        r
     })
     .await;
     let task = json!({"type": "http", "url": format!("http://{addr}/loop"), "retries": 2});

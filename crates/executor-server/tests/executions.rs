@@ -128,12 +128,7 @@ async fn prefer_wait_header_holds_the_response() {
     let ex = Executor::start().await;
     let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
     let answer = ex
-        .call(
-            Method::POST,
-            "/api/v1/execute",
-            Some(&task),
-            &[("prefer", "wait=10")],
-        )
+        .post_with("/api/v1/execute", &task, &[("prefer", "wait=10")])
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.json["status"], "succeeded");
@@ -179,12 +174,7 @@ async fn prefer_wait_is_read_as_rfc_7240_writes_it_and_answered_with_preference_
     }
     // A preference not understood is ignored: no wait, nothing said applied.
     let ignored = ex
-        .call(
-            Method::POST,
-            "/api/v1/execute",
-            Some(&task),
-            &[("prefer", "wait=soon")],
-        )
+        .post_with("/api/v1/execute", &task, &[("prefer", "wait=soon")])
         .await;
     assert_eq!(ignored.status, 202, "{}", ignored.text);
     assert_eq!(ignored.header("preference-applied"), None);
@@ -197,22 +187,12 @@ async fn the_wait_query_parameter_wins_over_prefer_wait() {
     let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
     let prefer = [("prefer", "wait=5")];
     let unheld = ex
-        .call(
-            Method::POST,
-            "/api/v1/execute?wait=false",
-            Some(&task),
-            &prefer,
-        )
+        .post_with("/api/v1/execute?wait=false", &task, &prefer)
         .await;
     assert_eq!(unheld.status, 202, "{}", unheld.text);
     assert_eq!(unheld.header("preference-applied"), None);
     let held = ex
-        .call(
-            Method::POST,
-            "/api/v1/execute?wait=true",
-            Some(&task),
-            &[("prefer", "wait=0")],
-        )
+        .post_with("/api/v1/execute?wait=true", &task, &[("prefer", "wait=0")])
         .await;
     assert_eq!(held.status, 200, "{}", held.text);
     assert_eq!(held.header("preference-applied"), None);
@@ -496,20 +476,14 @@ async fn idempotency_key_returns_the_first_execution() {
     let ex = Executor::start().await;
     let task = json!({"type": "http", "url": format!("http://{up}/")}).to_string();
     let first = ex
-        .call(
-            Method::POST,
+        .post_with(
             "/api/v1/execute?wait=true",
-            Some(&task),
+            &task,
             &[("idempotency-key", "k-1")],
         )
         .await;
     let second = ex
-        .call(
-            Method::POST,
-            "/api/v1/execute",
-            Some(&task),
-            &[("idempotency-key", "k-1")],
-        )
+        .post_with("/api/v1/execute", &task, &[("idempotency-key", "k-1")])
         .await;
     assert_eq!(first.json["id"], second.json["id"]);
     assert_eq!(second.status, 200);

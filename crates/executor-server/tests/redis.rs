@@ -75,18 +75,11 @@ async fn call_in_flight(
 
 /// An upstream that answers after `delay`, counting calls.
 async fn slow_upstream(delay: Duration) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&calls);
-    let addr = upstream(move |_req| {
-        let counter = Arc::clone(&counter);
-        async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(delay).await;
-            json_reply(200, &json!({"ok": true}))
-        }
+    support::counted_upstream(move |_req| async move {
+        tokio::time::sleep(delay).await;
+        json_reply(200, &json!({"ok": true}))
     })
-    .await;
-    (addr, calls)
+    .await
 }
 
 /// An upstream that holds every request for 30 s; counts the requests in flight (a
@@ -240,21 +233,11 @@ async fn an_idempotency_key_holds_across_instances() {
     let task =
         json!({"type": "http", "method": "POST", "url": format!("http://{addr}/pay")}).to_string();
     let first = all[0]
-        .call(
-            Method::POST,
-            "/api/v1/execute",
-            Some(&task),
-            &[("idempotency-key", "order-77")],
-        )
+        .post_with("/api/v1/execute", &task, &[("idempotency-key", "order-77")])
         .await;
     assert_eq!(first.status, 202);
     let again = all[1]
-        .call(
-            Method::POST,
-            "/api/v1/execute",
-            Some(&task),
-            &[("idempotency-key", "order-77")],
-        )
+        .post_with("/api/v1/execute", &task, &[("idempotency-key", "order-77")])
         .await;
     assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(again.json["id"], first.json["id"]);

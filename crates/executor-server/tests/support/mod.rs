@@ -146,6 +146,11 @@ impl Executor {
         self.call(Method::POST, path, Some(body), &[]).await
     }
 
+    /// A POST with headers of its own (`Idempotency-Key`, `Prefer`...).
+    pub async fn post_with(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> Answer {
+        self.call(Method::POST, path, Some(body), headers).await
+    }
+
     pub async fn get(&self, path: &str) -> Answer {
         self.call(Method::GET, path, None, &[]).await
     }
@@ -230,6 +235,24 @@ where
     Fut: Future<Output = Reply> + Send + 'static,
 {
     flunq_testkit::serve(handler).await.unwrap()
+}
+
+/// Serves `handler` (as [`upstream`] does) and counts the requests it gets.
+pub async fn counted_upstream<F, Fut>(
+    handler: F,
+) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>)
+where
+    F: Fn(hyper::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Reply> + Send + 'static,
+{
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&calls);
+    let addr = upstream(move |req| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        handler(req)
+    })
+    .await;
+    (addr, calls)
 }
 
 pub use flunq_testkit::Reply;
