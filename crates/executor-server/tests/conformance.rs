@@ -66,6 +66,25 @@ async fn a_secret_in_a_binary_body_is_masked() {
         .decode(encoded)
         .unwrap();
     assert_eq!(bytes, b"\x00\xff\x01***");
+
+    // A secret that is in the base64 text by chance, not in the bytes: the body is
+    // left whole ("YWJj" is the base64 of "abc").
+    let config = json!({"name": "chance", "secrets": {"k": "YWJj"}});
+    ex.post("/api/v1/configs", &config.to_string()).await;
+    let addr = upstream(|_req| async move {
+        reply(200, "application/octet-stream", b"\x00\xff\x01abc".to_vec())
+    })
+    .await;
+    let task = json!({"type": "http", "config": "chance", "url": format!("http://{addr}/c"),
+        "headers": {"X-Tag": "${k}"}});
+    let done = ex.post("/api/v1/execute?wait=10s", &task.to_string()).await;
+    let encoded = done.json["result"]["body"]["base64"].as_str().unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+        b"\x00\xff\x01abc"
+    );
 }
 
 #[tokio::test]
@@ -153,6 +172,16 @@ async fn a_masked_value_with_nothing_stored_behind_it_is_refused() {
     assert_eq!(fields, ["secrets.b", "auth.token"], "{}", put.text);
     // Refused: the stored config is unchanged.
     assert_eq!(ex.get("/api/v1/configs/m").await.json["version"], 1);
+    // A PUT to a config that does not exist is a 404, masked values or not.
+    let missing = ex
+        .call(
+            Method::PUT,
+            "/api/v1/configs/nope",
+            Some(&json!({"name": "nope", "secrets": {"a": "***"}}).to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(missing.status, 404, "{}", missing.text);
 }
 
 #[tokio::test]
@@ -384,6 +413,31 @@ async fn upstream_request_metrics_name_the_origin_and_skip_open_circuits() {
         lines.iter().all(|l| !l.contains("class=\"error\"")),
         "open-circuit refusals are not upstream requests: {lines:?}"
     );
+}
+
+#[tokio::test]
+async fn a_host_from_a_configs_secrets_is_masked_in_metric_labels() {
+    let ex = Executor::start().await;
+    let (echo, _) = path_echo().await;
+    let config = json!({"name": "hidden", "base_url": format!("http://${{host}}:{}", echo.port()),
+        "secrets": {"host": "127.0.0.1"}});
+    assert_eq!(
+        ex.post("/api/v1/configs", &config.to_string()).await.status,
+        201
+    );
+    let task = json!({"type": "http", "config": "hidden", "url": "x"}).to_string();
+    let done = ex.post("/api/v1/execute?wait=10s", &task).await;
+    assert_eq!(done.json["status"], "succeeded", "{}", done.text);
+    let metrics = ex.get("/metrics").await.text;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("flunq_upstream_requests_total"))
+        .unwrap();
+    assert!(
+        line.contains(&format!("origin=\"http://***:{}\"", echo.port())),
+        "{line}"
+    );
+    assert!(!metrics.contains("127.0.0.1"), "{metrics}");
 }
 
 #[tokio::test]

@@ -790,17 +790,32 @@ impl Engine {
         body: &[u8],
         if_match: Option<u64>,
     ) -> Result<Arc<StoredConfig>, ConfigError> {
-        // Validated once the values sent back as `***` are replaced by the stored ones.
-        let mut input = parse_config_unchecked(body)?;
-        if let Some(current) = self.shared.configs.get(id_or_name).await? {
+        let sent = parse_config_unchecked(body)?;
+        // Validated once the values sent back as `***` are replaced by the stored ones;
+        // replaced only if the config is still the one those values were read from (a
+        // concurrent change could otherwise be undone with the values it replaced), so a
+        // lost race starts over.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let Some(current) = self.shared.configs.get(id_or_name).await? else {
+                return Err(ConfigStoreError::NotFound(id_or_name.to_owned()).into());
+            };
+            let mut input = sent.clone();
             crate::model::config_secrets::keep_masked_secrets(&mut input, &current.input);
+            crate::model::config_secrets::validate_config(&input)?;
+            let expected = if_match.or(Some(current.version));
+            match self
+                .shared
+                .configs
+                .replace(id_or_name, input, expected)
+                .await
+            {
+                Err(ConfigStoreError::VersionMismatch { .. })
+                    if if_match.is_none() && tries < 3 => {}
+                other => return Ok(other?),
+            }
         }
-        crate::model::config_secrets::validate_config(&input)?;
-        Ok(self
-            .shared
-            .configs
-            .replace(id_or_name, input, if_match)
-            .await?)
     }
 
     /// Deletes a configuration.
@@ -1096,13 +1111,17 @@ impl Engine {
                 let message = finished.error.as_ref().map(|e| e.message.clone());
                 let finished = Arc::new(finished);
                 let copy = keep.then(|| Arc::clone(&finished));
-                // A cancel that raced the last attempt wins: the record stays cancelled.
+                // A cancel that raced the last attempt wins: the record stays cancelled,
+                // with that attempt added.
+                let last = finished.attempts.last().cloned();
                 let written = shared
                     .executions
                     .finish(finished, &job, shared.queue.as_ref())
                     .await;
-                if let Ok(true) = written {
-                    kept = copy;
+                match (&written, last) {
+                    (Ok(true), _) => kept = copy,
+                    (Ok(false), Some(last)) => self.add_to_cancelled(&job.id, last).await,
+                    _ => {}
                 }
                 let shown = match written {
                     Ok(false) => Status::Cancelled,
@@ -1151,15 +1170,7 @@ impl Engine {
     /// The attempt a cancel cut off, added to the cancelled record (the cancel wrote
     /// the record without it: it was not this instance's to see).
     async fn record_cut_attempt(&self, id: &str, cut: InFlight) {
-        let Ok(Some(mut record)) = self.shared.executions.get(id).await else {
-            return;
-        };
-        if record.status != Status::Cancelled
-            || record.attempts.iter().any(|a| a.number == cut.number)
-        {
-            return;
-        }
-        record.attempts.push(crate::record::AttemptRecord {
+        let attempt = crate::record::AttemptRecord {
             number: cut.number,
             started_at: cut.started_at,
             duration_ms: u64::try_from(cut.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -1168,14 +1179,29 @@ impl Engine {
                 ErrorKind::Cancelled,
                 "cancelled in flight: the request was dropped",
             )),
-        });
+        };
+        self.add_to_cancelled(id, attempt).await;
+    }
+
+    /// An attempt the cancelled record lacks (cut off, or finished as the cancel won),
+    /// added to it.
+    async fn add_to_cancelled(&self, id: &str, attempt: crate::record::AttemptRecord) {
+        let Ok(Some(mut record)) = self.shared.executions.get(id).await else {
+            return;
+        };
+        if record.status != Status::Cancelled
+            || record.attempts.iter().any(|a| a.number == attempt.number)
+        {
+            return;
+        }
+        record.attempts.push(attempt);
         if let Err(e) = self
             .shared
             .executions
             .amend_cancelled(Arc::new(record))
             .await
         {
-            tracing::warn!(execution = %id, error = %e, "cannot record the attempt a cancel cut off");
+            tracing::warn!(execution = %id, error = %e, "cannot add an attempt to the cancelled record");
         }
     }
 

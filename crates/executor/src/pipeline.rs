@@ -111,8 +111,8 @@ pub(crate) async fn run(
         let sent = !result.failure.as_ref().is_some_and(|f| {
             matches!(
                 f.error.kind,
-                ErrorKind::CircuitOpen | ErrorKind::EgressDenied
-            )
+                ErrorKind::CircuitOpen | ErrorKind::EgressDenied | ErrorKind::Auth
+            ) && !f.may_have_reached
         });
         shared.metrics.attempt(
             task.kind,
@@ -261,20 +261,33 @@ fn finish(
     masked(record, task)
 }
 
-/// A body that is not text (`{"base64": ...}`) with the secrets in its bytes hidden too.
-fn mask_base64_body(result: &mut serde_json::Value, masker: &crate::model::placeholder::Masker) {
-    use base64::Engine as _;
-    let Some(serde_json::Value::String(encoded)) = result
+/// The text of a body that is not text (`{"base64": ...}`), taken out of the result.
+fn take_base64_body(result: &mut serde_json::Value) -> Option<String> {
+    match result.get_mut("body")?.get_mut("base64")? {
+        serde_json::Value::String(encoded) => Some(std::mem::take(encoded)),
+        _ => None,
+    }
+}
+
+fn put_base64_body(result: &mut serde_json::Value, encoded: String) {
+    if let Some(slot) = result
         .get_mut("body")
         .and_then(|body| body.get_mut("base64"))
-    else {
-        return;
-    };
-    let engine = &base64::engine::general_purpose::STANDARD;
-    if let Ok(bytes) = engine.decode(encoded.as_bytes())
-        && let Some(masked) = masker.mask_bytes(&bytes)
     {
-        *encoded = engine.encode(masked);
+        *slot = serde_json::Value::String(encoded);
+    }
+}
+
+/// A base64 body with the secrets in its bytes hidden.
+fn mask_base64(encoded: String, masker: &crate::model::placeholder::Masker) -> String {
+    use base64::Engine as _;
+    let engine = &base64::engine::general_purpose::STANDARD;
+    match engine.decode(encoded.as_bytes()) {
+        Ok(bytes) => match masker.mask_bytes(&bytes) {
+            Some(masked) => engine.encode(masked),
+            None => encoded,
+        },
+        Err(_) => encoded,
     }
 }
 
@@ -284,8 +297,13 @@ pub(crate) fn masked(mut out: ExecutionRecord, task: &PreparedTask) -> Execution
         return out;
     }
     if let Some(result) = out.result.as_mut() {
+        // The bytes of a base64 body first, and its text kept out of the text masking
+        // (a short secret found by chance in base64 text would corrupt it).
+        let encoded = take_base64_body(result);
         task.masker.mask_value(result);
-        mask_base64_body(result, &task.masker);
+        if let Some(encoded) = encoded {
+            put_base64_body(result, mask_base64(encoded, &task.masker));
+        }
     }
     if let Some(error) = out.error.as_mut() {
         error.message = task.masker.mask_text(&error.message);

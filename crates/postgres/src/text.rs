@@ -35,6 +35,12 @@ pub(crate) fn interval(raw: &[u8]) -> Result<String, String> {
     let micros = i64::from_be_bytes([m0, m1, m2, m3, m4, m5, m6, m7]);
     let days = i32::from_be_bytes([d0, d1, d2, d3]);
     let months = i32::from_be_bytes([n0, n1, n2, n3]);
+    // PostgreSQL 17's infinite intervals: every field at its bound.
+    match (micros, days, months) {
+        (i64::MAX, i32::MAX, i32::MAX) => return Ok("infinity".to_owned()),
+        (i64::MIN, i32::MIN, i32::MIN) => return Ok("-infinity".to_owned()),
+        _ => {}
+    }
     let mut out = String::new();
     // A negative part makes the next positive one carry a `+`, as PostgreSQL does.
     let mut before = false;
@@ -125,7 +131,7 @@ pub(crate) fn inet(raw: &[u8], cidr: bool) -> Result<String, String> {
             let bytes: [u8; 16] = bytes
                 .try_into()
                 .map_err(|_| format!("an IPv6 address of {} bytes", bytes.len()))?;
-            (Ipv6Addr::from(bytes).to_string(), 128)
+            (ipv6_text(bytes), 128)
         }
         _ => return Err(format!("unknown address family {family}")),
     };
@@ -134,6 +140,18 @@ pub(crate) fn inet(raw: &[u8], cidr: bool) -> Result<String, String> {
     } else {
         text
     })
+}
+
+/// An IPv6 address as PostgreSQL writes it: RFC 5952 (as Rust does), except that an
+/// IPv4-compatible address (96 zero bits, then an IPv4 address not within `0.0.x.x`)
+/// ends in dotted form, `::1.2.3.4`.
+fn ipv6_text(bytes: [u8; 16]) -> String {
+    match bytes {
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, a, b, c, d] if a != 0 || b != 0 => {
+            format!("::{a}.{b}.{c}.{d}")
+        }
+        _ => Ipv6Addr::from(bytes).to_string(),
+    }
 }
 
 /// `macaddr` (6 bytes) and `macaddr8` (8): lowercase hex pairs joined by `:`.
@@ -184,6 +202,8 @@ mod tests {
         assert_eq!(interval_of(3_600_000_000, -1, 0), "-1 days +01:00:00");
         assert_eq!(interval_of(0, 0, -13), "-1 years -1 mons");
         assert_eq!(interval_of(0, 1, 1), "1 mon 1 day");
+        assert_eq!(interval_of(i64::MAX, i32::MAX, i32::MAX), "infinity");
+        assert_eq!(interval_of(i64::MIN, i32::MIN, i32::MIN), "-infinity");
     }
 
     #[test]

@@ -55,23 +55,68 @@ pub(crate) fn validate_config(input: &ConfigInput) -> Result<(), Invalid> {
     errors.finish(|| ())
 }
 
-/// A connection string with its password replaced by `***`.
+/// A connection string with its password replaced by `***`: the URL's password and a
+/// `password` query parameter, or the `password` of the key=value form (spaces around
+/// `=` and quoted values included). A string neither form reads is `***` whole.
 pub(crate) fn mask_connection(connection: &str) -> String {
-    if let Ok(mut url) = url::Url::parse(connection) {
+    if connection.starts_with("postgres://") || connection.starts_with("postgresql://") {
+        let Ok(mut url) = url::Url::parse(connection) else {
+            return MASK.to_owned();
+        };
         if url.password().is_some() {
             let _ = url.set_password(Some(MASK));
         }
+        if url
+            .query_pairs()
+            .any(|(k, _)| k.eq_ignore_ascii_case("password"))
+        {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k.eq_ignore_ascii_case("password") {
+                        MASK.to_owned()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+        }
         return url.to_string();
     }
-    // key=value form: mask the value of `password`.
-    connection
-        .split_whitespace()
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}={MASK}"),
-            _ => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    mask_key_values(connection).unwrap_or_else(|| MASK.to_owned())
+}
+
+/// The key=value form (libpq's rules: `key = value`, values in single quotes with `\`
+/// escapes) with the value of `password` as `***`; `None` if it does not read as that.
+fn mask_key_values(text: &str) -> Option<String> {
+    let mut out = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let key_end = rest.find(|c: char| c == '=' || c.is_whitespace())?;
+        let key = &rest[..key_end];
+        rest = rest[key_end..].trim_start().strip_prefix('=')?.trim_start();
+        let value_len = if let Some(quoted) = rest.strip_prefix('\'') {
+            let mut escaped = false;
+            let close = quoted.char_indices().find_map(|(i, c)| {
+                let end = !escaped && c == '\'';
+                escaped = !escaped && c == '\\';
+                end.then_some(i)
+            })?;
+            close + 2
+        } else {
+            rest.find(char::is_whitespace).unwrap_or(rest.len())
+        };
+        let value = if key.eq_ignore_ascii_case("password") {
+            MASK
+        } else {
+            &rest[..value_len]
+        };
+        out.push(format!("{key}={value}"));
+        rest = rest[value_len..].trim_start();
+    }
+    Some(out.join(" "))
 }
 
 /// A `PUT` that sends `***` back for a secret keeps the stored value.
@@ -195,6 +240,21 @@ mod tests {
             "host=db user=u password=***"
         );
         assert_eq!(mask_connection("postgres://u@db/x"), "postgres://u@db/x");
+        assert_eq!(
+            mask_connection("postgres://u@db/x?sslmode=require&password=pw-canary"),
+            "postgres://u@db/x?sslmode=require&password=***"
+        );
+        assert_eq!(
+            mask_connection("host=db password = pw-canary user=u"),
+            "host=db password=*** user=u"
+        );
+        assert_eq!(
+            mask_connection(r"host=db password='a b\' c' user='x y'"),
+            "host=db password=*** user='x y'"
+        );
+        // Neither form: hidden whole.
+        assert_eq!(mask_connection("host=db password='unterminated"), "***");
+        assert_eq!(mask_connection("postgres://u:pw@[bad/x"), "***");
     }
 
     #[test]

@@ -60,6 +60,15 @@ fn null() -> Box<RawValue> {
 }
 
 fn mask_task_object(task: &mut Map<String, Value>) {
+    // First, while the templates still name them: inputs that credentials are made of.
+    let behind = inputs_behind_credentials(task);
+    if let Some(Value::Object(inputs)) = task.get_mut("inputs") {
+        for name in behind {
+            if let Some(value) = inputs.get_mut(&name) {
+                *value = Value::String(MASK.to_owned());
+            }
+        }
+    }
     if let Some(Value::Object(auth)) = task.get_mut("auth") {
         for field in AUTH_SECRETS {
             if let Some(value) = auth.get_mut(field)
@@ -88,17 +97,66 @@ fn mask_task_object(task: &mut Map<String, Value>) {
     }
 }
 
-/// Whether a header name (any case) names a credential header.
+/// Whether a header name (any case, spaces around it as the request trims them) names a
+/// credential header.
 pub(crate) fn credential(name: &str) -> bool {
-    HeaderName::from_bytes(name.as_bytes()).is_ok_and(|n| is_credential_header(&n))
+    HeaderName::from_bytes(name.trim().as_bytes()).is_ok_and(|n| is_credential_header(&n))
 }
 
-/// The URL with its password as `***`, if it has one.
+/// The URL with its password as `***`, if it has one. A URL that does not parse yet (a
+/// placeholder in its port) is masked by its text: what lies between the `:` after the
+/// user and the `@`.
 pub(crate) fn url_without_password(url: &str) -> Option<String> {
-    let mut parsed = url::Url::parse(url).ok()?;
-    parsed.password()?;
-    parsed.set_password(Some(MASK)).ok()?;
-    Some(parsed.to_string())
+    if let Ok(mut parsed) = url::Url::parse(url) {
+        parsed.password()?;
+        parsed.set_password(Some(MASK)).ok()?;
+        return Some(parsed.to_string());
+    }
+    let authority_at = url.find("://").map_or(0, |i| i + 3);
+    let authority = &url[authority_at..];
+    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+    let at = authority.rfind('@')?;
+    let colon = authority[..at].find(':')?;
+    let (start, end) = (authority_at + colon + 1, authority_at + at);
+    Some(format!("{}{MASK}{}", &url[..start], &url[end..]))
+}
+
+/// The names of the `inputs` that credentials take their value from (`${name}` in an
+/// auth secret, a credential header, a connection string or a URL's user part).
+fn inputs_behind_credentials(task: &Map<String, Value>) -> Vec<String> {
+    let mut texts: Vec<&str> = Vec::new();
+    if let Some(Value::Object(auth)) = task.get("auth") {
+        texts.extend(AUTH_SECRETS.iter().filter_map(|f| auth.get(*f)?.as_str()));
+    }
+    if let Some(Value::Object(headers)) = task.get("headers") {
+        texts.extend(
+            headers
+                .iter()
+                .filter(|(name, _)| credential(name))
+                .filter_map(|(_, value)| value.as_str()),
+        );
+    }
+    if let Some(connection) = task.get("connection").and_then(Value::as_str) {
+        texts.push(connection);
+    }
+    for field in ["url", "endpoint"] {
+        if let Some(url) = task.get(field).and_then(Value::as_str)
+            && let Some(at) = url.find('@')
+        {
+            texts.push(&url[..at]);
+        }
+    }
+    let mut names = Vec::new();
+    for text in texts {
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else { break };
+            names.push(after[..end].to_owned());
+            rest = &after[end + 1..];
+        }
+    }
+    names
 }
 
 /// Serializes a config's headers with the values of credential headers as `***` (in clear
@@ -178,6 +236,29 @@ mod tests {
         for secret in ["URLPASS", "Bearer X", "hmac-secret"] {
             assert!(!text.contains(secret), "{text}");
         }
+    }
+
+    #[test]
+    fn inputs_that_credentials_are_made_of_are_masked() {
+        let v = shown(
+            r#"{"type":"http","url":"http://u:${pw}@127.0.0.1/${path}",
+                "headers":{" Authorization ":"Bearer ${tok}"},
+                "auth":{"type":"bearer","token":"${t}"},
+                "inputs":{"t":"canary-1","tok":"canary-2","pw":"canary-3","path":"items"}}"#,
+        );
+        assert_eq!(v["inputs"]["path"], "items");
+        assert_eq!(v["headers"][" Authorization "], "***");
+        let text = v.to_string();
+        assert!(!text.contains("canary"), "{text}");
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_yet_has_its_password_masked_by_text() {
+        assert_eq!(
+            url_without_password("https://u:pw-canary@host:${port}/x@y").as_deref(),
+            Some("https://u:***@host:${port}/x@y")
+        );
+        assert_eq!(url_without_password("https://host:${port}/x@y"), None);
     }
 
     #[test]

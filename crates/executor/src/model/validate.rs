@@ -120,7 +120,8 @@ pub(crate) fn prepare(
             .err()
             .unwrap_or_else(|| Invalid::field("", "invalid task")));
     };
-    let origin: Arc<str> = Arc::from(origin_of(&call));
+    // A host resolved from a config's secrets stays hidden in metric labels too.
+    let origin: Arc<str> = Arc::from(resolver.masker.mask_text(&origin_of(&call)));
     let key: Arc<str> = match config {
         Some((name, _, _)) => Arc::from(format!("config:{name}")),
         None => Arc::clone(&origin),
@@ -709,6 +710,12 @@ fn build_headers(
                 Ok(mut v) => {
                     if flunq_http_client::is_credential_header(&header) {
                         v.set_sensitive(true);
+                        // Hidden wherever it could come back (an echo, an error): the
+                        // value, and the credential after its scheme (`Bearer <token>`).
+                        resolver.masker.add(&value);
+                        if let Some((_, credential)) = value.split_once(' ') {
+                            resolver.masker.add(credential.trim());
+                        }
                     }
                     // The task's header replaces the config's of the same name.
                     headers.insert(header, v);

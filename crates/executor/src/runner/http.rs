@@ -214,9 +214,10 @@ fn transport_failure(err: &HttpError) -> Failure {
         )
     } else if err.is_builder() {
         (ErrorKind::Internal, false, false, BreakerVerdict::Ignored)
-    } else if err.is_redirect_limit() {
-        // The upstream answered, with one redirect too many: a status that is not 2xx,
-        // and asking again would get the same.
+    } else if err.is_redirect() {
+        // The upstream answered with a redirect that cannot be followed (one too many,
+        // or no usable `Location`): a status that is not 2xx, and asking again would get
+        // the same.
         (ErrorKind::HttpStatus, false, true, BreakerVerdict::Success)
     } else {
         // Reset mid-request, closed early, protocol error.
