@@ -711,10 +711,17 @@ fn build_headers(
                     if flunq_http_client::is_credential_header(&header) {
                         v.set_sensitive(true);
                         // Hidden wherever it could come back (an echo, an error): the
-                        // value, and the credential after its scheme (`Bearer <token>`).
-                        resolver.masker.add(&value);
-                        if let Some((_, credential)) = value.split_once(' ') {
-                            resolver.masker.add(credential.trim());
+                        // credential after the scheme of an `Authorization`
+                        // (`Bearer <token>`, shown `Bearer ***`), else the whole value.
+                        let scheme_and_credential = matches!(
+                            header,
+                            http::header::AUTHORIZATION | http::header::PROXY_AUTHORIZATION
+                        );
+                        match value.split_once(' ') {
+                            Some((_, credential)) if scheme_and_credential => {
+                                resolver.masker.add(credential.trim());
+                            }
+                            _ => resolver.masker.add(&value),
                         }
                     }
                     // The task's header replaces the config's of the same name.
