@@ -186,6 +186,53 @@ impl AuthConfig {
         crate::authenticator::Scheme::validate(self)
     }
 
+    /// The names of every field, of any type, that holds a credential (a [`Secret`]).
+    pub const SECRET_FIELDS: [&'static str; 7] = [
+        "value",
+        "token",
+        "password",
+        "client_secret",
+        "refresh_token",
+        "secret",
+        "private_key",
+    ];
+
+    /// This type's credential fields, by name (each one of [`Self::SECRET_FIELDS`]).
+    pub fn secrets(&self) -> Vec<(&'static str, Option<&Secret>)> {
+        match self {
+            Self::ApiKey(c) => vec![("value", c.value.as_ref())],
+            Self::Bearer(c) => vec![("token", c.token.as_ref())],
+            Self::Basic(c) => vec![("password", c.password.as_ref())],
+            Self::OAuth2(c) => vec![
+                ("client_secret", c.client_secret.as_ref()),
+                ("password", c.password.as_ref()),
+                ("refresh_token", c.refresh_token.as_ref()),
+            ],
+            Self::Jwt(c) => vec![
+                ("secret", c.secret.as_ref()),
+                ("private_key", c.private_key.as_ref()),
+            ],
+        }
+    }
+
+    /// This type's credential fields, to change (the same as [`secrets`](Self::secrets)).
+    pub fn secrets_mut(&mut self) -> Vec<(&'static str, &mut Option<Secret>)> {
+        match self {
+            Self::ApiKey(c) => vec![("value", &mut c.value)],
+            Self::Bearer(c) => vec![("token", &mut c.token)],
+            Self::Basic(c) => vec![("password", &mut c.password)],
+            Self::OAuth2(c) => vec![
+                ("client_secret", &mut c.client_secret),
+                ("password", &mut c.password),
+                ("refresh_token", &mut c.refresh_token),
+            ],
+            Self::Jwt(c) => vec![
+                ("secret", &mut c.secret),
+                ("private_key", &mut c.private_key),
+            ],
+        }
+    }
+
     /// The `type` tag: `"api_key"`, `"bearer"`, `"basic"`, `"oauth2"` or `"jwt"`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -213,4 +260,53 @@ pub(crate) fn parse_duration(
     }
     humantime::parse_duration(text)
         .map_err(|e| AuthError::config(field, format!("invalid duration: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// For every type, the fields that serialize as `***` (its `Secret`s) are exactly
+    /// those `secrets` names, each one of `SECRET_FIELDS`.
+    #[test]
+    fn the_secret_fields_are_listed_for_every_type() {
+        // Every field name of every type: the secret ones and the others.
+        let others = [
+            "name",
+            "username",
+            "token_url",
+            "client_id",
+            "audience",
+            "key_id",
+            "header",
+            "scheme",
+        ];
+        for kind in ["api_key", "bearer", "basic", "oauth2", "jwt"] {
+            // Every string field this type accepts, set.
+            let mut object = serde_json::json!({"type": kind});
+            for name in AuthConfig::SECRET_FIELDS.into_iter().chain(others) {
+                let mut one = serde_json::json!({"type": kind});
+                one[name] = Value::String("v".into());
+                if serde_json::from_value::<AuthConfig>(one).is_ok() {
+                    object[name] = Value::String("v".into());
+                }
+            }
+            let mut auth: AuthConfig = serde_json::from_value(object).unwrap();
+            let shown = serde_json::to_value(&auth).unwrap();
+            let mut masked: Vec<&str> = shown
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(_, v)| *v == Secret::MASK)
+                .map(|(k, _)| k.as_str())
+                .collect();
+            masked.sort_unstable();
+            let mut listed: Vec<&str> = auth.secrets().into_iter().map(|(n, _)| n).collect();
+            listed.sort_unstable();
+            assert_eq!(masked, listed, "{kind}");
+            assert!(listed.iter().all(|n| AuthConfig::SECRET_FIELDS.contains(n)));
+            let mutable: Vec<&str> = auth.secrets_mut().into_iter().map(|(n, _)| n).collect();
+            assert_eq!(mutable.len(), listed.len(), "{kind}");
+        }
+    }
 }

@@ -7,12 +7,12 @@ use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::request::Parts;
 use flunq_executor::FieldError;
-use serde::de::{self, DeserializeOwned, Visitor};
+use serde::de::DeserializeOwned;
 
 use crate::problem::Problem;
 
 /// The query string as `T`, like `axum::extract::Query`; a rejection is a `400`
-/// problem document naming each parameter of `T` given more than once.
+/// problem document naming the parameter of `T` given more than once.
 #[derive(Debug)]
 pub(crate) struct Query<T>(pub(crate) T);
 
@@ -26,7 +26,7 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
         match axum::extract::Query::<T>::try_from_uri(&parts.uri) {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(rejection) => Err(query_problem::<T>(&parts.uri, &rejection)),
+            Err(rejection) => Err(query_problem(&rejection)),
         }
     }
 }
@@ -52,35 +52,25 @@ where
     }
 }
 
-fn query_problem<T: DeserializeOwned>(
-    uri: &axum::http::Uri,
-    rejection: &QueryRejection,
-) -> Problem {
-    // A query of optional strings fails only on a parameter given twice (serde's
-    // "duplicate field"), and the rejection does not say which: `T`'s parameters are
-    // counted. Any other failure keeps serde's message as the detail. Reading the pairs
-    // cannot fail (bad percent-encoding decodes lossily).
-    let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
-        .map(|axum::extract::Query(pairs)| pairs)
-        .unwrap_or_default();
-    let errors: Vec<FieldError> = field_names::<T>()
-        .iter()
-        .filter_map(|&name| {
-            let times = pairs.iter().filter(|(key, _)| key == name).count();
-            (times > 1).then(|| {
-                FieldError::new(name, format!("given {times} times; give it at most once"))
-            })
-        })
-        .collect();
-    let detail = match errors.as_slice() {
-        [] => format!("invalid query string: {}", inner_message(rejection)),
-        [one] => format!(
-            "the query parameter `{}` is given more than once",
-            one.field
+fn query_problem(rejection: &QueryRejection) -> Problem {
+    // A query of optional strings fails only on a parameter given twice, which serde
+    // reports as "duplicate field `status`" (`de::Error::duplicate_field`): that name is
+    // the parameter at fault. Any other failure keeps serde's message as the detail.
+    let message = inner_message(rejection);
+    let repeated = message
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.split('`').next());
+    match repeated {
+        Some(name) => Problem::new(
+            rejection.status(),
+            format!("the query parameter `{name}` is given more than once"),
+        )
+        .with_errors(vec![FieldError::new(name, "give it at most once")]),
+        None => Problem::new(
+            rejection.status(),
+            format!("invalid query string: {message}"),
         ),
-        _ => "query parameters are given more than once".to_owned(),
-    };
-    Problem::new(rejection.status(), detail).with_errors(errors)
+    }
 }
 
 /// serde's own message, without axum's prefix ("Failed to deserialize query string: ").
@@ -117,46 +107,6 @@ fn path_problem(rejection: &PathRejection) -> Problem {
     .with_errors(vec![FieldError::new(field, message)])
 }
 
-/// The names of `T`'s fields as serde reads them (after any `rename`): `T` is asked to
-/// deserialize itself from a deserializer that only notes the names it is handed
-/// (serde-aux's `serde_introspect` does the same). Empty unless `T` is a struct.
-fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
-    struct Names(&'static [&'static str]);
-
-    fn noted<V>() -> Result<V, de::value::Error> {
-        Err(de::Error::custom("only the field names are read"))
-    }
-
-    impl<'de> de::Deserializer<'de> for &mut Names {
-        type Error = de::value::Error;
-
-        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-            noted()
-        }
-
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _name: &'static str,
-            fields: &'static [&'static str],
-            _visitor: V,
-        ) -> Result<V::Value, Self::Error> {
-            self.0 = fields;
-            noted()
-        }
-
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
-            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
-            enum identifier ignored_any
-        }
-    }
-
-    let mut names = Names(&[]);
-    // Always an error: the names are what was wanted.
-    let _ = T::deserialize(&mut names);
-    names.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,21 +120,15 @@ mod tests {
     }
 
     #[test]
-    fn field_names_are_the_names_serde_reads() {
-        assert_eq!(field_names::<Listed>(), ["status", "max"]);
-        assert!(field_names::<Vec<(String, String)>>().is_empty());
-        assert!(field_names::<String>().is_empty());
-    }
-
-    #[test]
     fn a_repeated_parameter_is_named() {
         let uri: axum::http::Uri = "/x?status=a&other=1&other=2&status=b".parse().unwrap();
         let Err(rejection) = axum::extract::Query::<Listed>::try_from_uri(&uri) else {
             panic!("a repeated field is refused by serde");
         };
-        let problem = query_problem::<Listed>(&uri, &rejection);
+        let problem = query_problem(&rejection);
         assert_eq!(problem.status, 400);
         let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["status"], "`other` is no parameter of the route");
+        assert!(problem.detail.contains("`status`"), "{}", problem.detail);
     }
 }

@@ -221,45 +221,17 @@ pub(crate) async fn replace_config(
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let body = body.map_err(body_rejection)?;
-    let expected = match if_match(&headers)? {
-        // `*` matches any current version; with none, the replace answers 404 as it does
-        // without If-Match.
+    // `*` matches any current version, as no If-Match does (404 if there is none).
+    let versions = match if_match(&headers)? {
         None | Some(IfMatch::Any) => None,
-        Some(IfMatch::Versions(versions)) => match versions.as_slice() {
-            [version] => Some(*version),
-            _ => Some(listed_current_version(&state, &id, &versions).await?),
-        },
+        Some(IfMatch::Versions(versions)) => Some(versions),
     };
     let stored = state
         .engine
-        .replace_config(&id, &body, expected)
+        .replace_config(&id, &body, versions.as_deref())
         .await
         .map_err(config_problem)?;
     Ok(config_response(StatusCode::OK, &stored))
-}
-
-/// The config's current version if `versions` lists it, else a `412` (`404` if there is
-/// no such config). The engine compares one version atomically: it is handed the current
-/// one, so a change between this read and the replace is still a `412`.
-async fn listed_current_version(state: &AppState, id: &str, versions: &[u64]) -> Result<u64> {
-    let Some(current) = state.engine.config(id).await.map_err(store_problem)? else {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            format!("no configuration `{}`", short(id)),
-        ));
-    };
-    if versions.contains(&current.version) {
-        return Ok(current.version);
-    }
-    let listed: Vec<String> = versions.iter().map(u64::to_string).collect();
-    Err(Problem::new(
-        StatusCode::PRECONDITION_FAILED,
-        format!(
-            "none of the versions in If-Match ({}) is the current version {}",
-            listed.join(", "),
-            current.version
-        ),
-    ))
 }
 
 pub(crate) async fn delete_config(
@@ -431,8 +403,10 @@ fn wait_of(query: Option<&str>, headers: &HeaderMap) -> Result<Option<Wait>> {
         let limit = match q {
             "true" | "" => MAX_WAIT,
             "false" => return Ok(None),
-            text => match humantime::parse_duration(text) {
-                Ok(d) if d <= MAX_WAIT => d,
+            // The API's durations: a unit is required (`?wait=5` is refused, as a bare
+            // number is everywhere else).
+            text => match flunq_executor::model::duration::ApiDuration::parse(text) {
+                Ok(d) if d.get() <= MAX_WAIT => d.get(),
                 Ok(_) => return Err(bad("at most 60s")),
                 Err(_) => return Err(bad("`true`, `false` or a duration such as `10s`")),
             },

@@ -248,11 +248,13 @@ async fn the_bearer_scheme_is_read_in_any_case() {
 async fn wait_parameter_is_validated() {
     let ex = Executor::start().await;
     let task = json!({"type": "http", "url": "http://127.0.0.1:9/"}).to_string();
-    assert_eq!(ex.post("/api/v1/execute?wait=2m", &task).await.status, 400);
-    assert_eq!(
-        ex.post("/api/v1/execute?wait=soon", &task).await.status,
-        400
-    );
+    for bad in ["2m", "soon", "5", "0"] {
+        let answer = ex.post(&format!("/api/v1/execute?wait={bad}"), &task).await;
+        assert_eq!(answer.status, 400, "?wait={bad}");
+        assert_eq!(answer.json["errors"][0]["field"], "wait", "?wait={bad}");
+    }
+    // Nothing was queued by the refused ones.
+    assert_eq!(ex.get("/api/v1/executions").await.json["items"], json!([]));
 }
 
 #[tokio::test]

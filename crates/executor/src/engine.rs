@@ -726,9 +726,7 @@ impl Engine {
         if record.status.is_final() {
             return Err(CancelError::Finished(Box::new(record)));
         }
-        record.status = Status::Cancelled;
-        record.finished_at = Some(SystemTime::now());
-        record.error = Some(ExecError::new(ErrorKind::Cancelled, "cancelled on request"));
+        set_cancelled(&mut record, "cancelled on request");
         if !self
             .shared
             .executions
@@ -783,32 +781,40 @@ impl Engine {
         self.shared.configs.list().await
     }
 
-    /// Replaces a configuration; secrets sent back as `***` keep their stored value.
+    /// Replaces a configuration; values sent back as `***` keep their stored value.
+    /// `if_match`: the versions the client accepts (`If-Match`; `None` for any). The
+    /// config is replaced only if it is still the version read here, so a concurrent
+    /// change is never undone with the values it replaced: without `if_match` a lost
+    /// race starts over (three times at most), with it the answer is a version mismatch.
     pub async fn replace_config(
         &self,
         id_or_name: &str,
         body: &[u8],
-        if_match: Option<u64>,
+        if_match: Option<&[u64]>,
     ) -> Result<Arc<StoredConfig>, ConfigError> {
         let sent = parse_config_unchecked(body)?;
-        // Validated once the values sent back as `***` are replaced by the stored ones;
-        // replaced only if the config is still the one those values were read from (a
-        // concurrent change could otherwise be undone with the values it replaced), so a
-        // lost race starts over.
         let mut tries = 0;
         loop {
             tries += 1;
             let Some(current) = self.shared.configs.get(id_or_name).await? else {
                 return Err(ConfigStoreError::NotFound(id_or_name.to_owned()).into());
             };
+            if let Some(versions) = if_match
+                && !versions.contains(&current.version)
+            {
+                return Err(ConfigStoreError::VersionMismatch {
+                    expected: versions.first().copied().unwrap_or_default(),
+                    current: current.version,
+                }
+                .into());
+            }
             let mut input = sent.clone();
             crate::model::config_secrets::keep_masked_secrets(&mut input, &current.input);
             crate::model::config_secrets::validate_config(&input)?;
-            let expected = if_match.or(Some(current.version));
             match self
                 .shared
                 .configs
-                .replace(id_or_name, input, expected)
+                .replace(id_or_name, input, Some(current.version))
                 .await
             {
                 Err(ConfigStoreError::VersionMismatch { .. })
@@ -1110,17 +1116,19 @@ impl Engine {
                 let attempts = finished.attempts.len();
                 let message = finished.error.as_ref().map(|e| e.message.clone());
                 let finished = Arc::new(finished);
-                let copy = keep.then(|| Arc::clone(&finished));
                 // A cancel that raced the last attempt wins: the record stays cancelled,
                 // with that attempt added.
-                let last = finished.attempts.last().cloned();
                 let written = shared
                     .executions
-                    .finish(finished, &job, shared.queue.as_ref())
+                    .finish(Arc::clone(&finished), &job, shared.queue.as_ref())
                     .await;
-                match (&written, last) {
-                    (Ok(true), _) => kept = copy,
-                    (Ok(false), Some(last)) => self.add_to_cancelled(&job.id, last).await,
+                match written {
+                    Ok(true) if keep => kept = Some(finished),
+                    Ok(false) => {
+                        if let Some(last) = finished.attempts.last() {
+                            self.cancelled_with(&job.id, last.clone(), None).await;
+                        }
+                    }
                     _ => {}
                 }
                 let shown = match written {
@@ -1156,9 +1164,12 @@ impl Engine {
                 shared
                     .metrics
                     .finished(task.kind, Status::Cancelled, started.elapsed());
-                self.mark_cancelled_if_running(&job.id).await;
-                if let Some(cut) = slot.in_flight.take() {
-                    self.record_cut_attempt(&job.id, cut).await;
+                // Cancelled on request (the record says so already) or by the shutdown:
+                // the record is cancelled, with the attempt cut off if one was in flight.
+                let cut = slot.in_flight.take().map(cut_attempt);
+                match cut {
+                    Some(cut) => self.cancelled_with(&job.id, cut, Some(SHUT_DOWN)).await,
+                    None => self.mark_cancelled_if_running(&job.id).await,
                 }
                 shared.queue.ack(&job).await;
             }
@@ -1167,41 +1178,38 @@ impl Engine {
         kept
     }
 
-    /// The attempt a cancel cut off, added to the cancelled record (the cancel wrote
-    /// the record without it: it was not this instance's to see).
-    async fn record_cut_attempt(&self, id: &str, cut: InFlight) {
-        let attempt = crate::record::AttemptRecord {
-            number: cut.number,
-            started_at: cut.started_at,
-            duration_ms: u64::try_from(cut.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-            status_code: None,
-            error: Some(ExecError::new(
-                ErrorKind::Cancelled,
-                "cancelled in flight: the request was dropped",
-            )),
-        };
-        self.add_to_cancelled(id, attempt).await;
-    }
-
-    /// An attempt the cancelled record lacks (cut off, or finished as the cancel won),
-    /// added to it.
-    async fn add_to_cancelled(&self, id: &str, attempt: crate::record::AttemptRecord) {
+    /// `attempt` added to the execution's cancelled record if it lacks it (cut off by
+    /// the cancel, or finished as the cancel won). With `shut_down`, a record still
+    /// running is first cancelled with that message (the shutdown stopped it): one read
+    /// and one write.
+    async fn cancelled_with(
+        &self,
+        id: &str,
+        attempt: crate::record::AttemptRecord,
+        shut_down: Option<&str>,
+    ) {
         let Ok(Some(mut record)) = self.shared.executions.get(id).await else {
             return;
         };
+        let running = !record.status.is_final();
+        if running {
+            let Some(message) = shut_down else { return };
+            set_cancelled(&mut record, message);
+        }
         if record.status != Status::Cancelled
             || record.attempts.iter().any(|a| a.number == attempt.number)
         {
             return;
         }
         record.attempts.push(attempt);
-        if let Err(e) = self
-            .shared
-            .executions
-            .amend_cancelled(Arc::new(record))
-            .await
-        {
-            tracing::warn!(execution = %id, error = %e, "cannot add an attempt to the cancelled record");
+        let record = Arc::new(record);
+        let written = if running {
+            self.shared.executions.update(record).await
+        } else {
+            self.shared.executions.amend_cancelled(record).await
+        };
+        if let Err(e) = written {
+            tracing::warn!(execution = %id, error = %e, "cannot write the cancelled record");
         }
     }
 
@@ -1211,12 +1219,7 @@ impl Engine {
         if let Ok(Some(mut record)) = self.shared.executions.get(id).await
             && !record.status.is_final()
         {
-            record.status = Status::Cancelled;
-            record.finished_at = Some(SystemTime::now());
-            record.error = Some(ExecError::new(
-                ErrorKind::Cancelled,
-                "cancelled: the executor shut down",
-            ));
+            set_cancelled(&mut record, SHUT_DOWN);
             let _ = self.shared.executions.update(Arc::new(record)).await;
         }
     }
@@ -1257,6 +1260,30 @@ pub enum ConfigError {
 impl From<StoreError> for ConfigError {
     fn from(e: StoreError) -> Self {
         ConfigError::Store(ConfigStoreError::Unavailable(e))
+    }
+}
+
+/// The error of an execution the shutdown cancelled.
+const SHUT_DOWN: &str = "cancelled: the executor shut down";
+
+/// `record`, cancelled now with `message`.
+fn set_cancelled(record: &mut ExecutionRecord, message: &str) {
+    record.status = Status::Cancelled;
+    record.finished_at = Some(SystemTime::now());
+    record.error = Some(ExecError::new(ErrorKind::Cancelled, message));
+}
+
+/// The record of an attempt a cancel cut off.
+fn cut_attempt(cut: InFlight) -> crate::record::AttemptRecord {
+    crate::record::AttemptRecord {
+        number: cut.number,
+        started_at: cut.started_at,
+        duration_ms: u64::try_from(cut.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        status_code: None,
+        error: Some(ExecError::new(
+            ErrorKind::Cancelled,
+            "cancelled in flight: the request was dropped",
+        )),
     }
 }
 

@@ -51,33 +51,8 @@ pub(crate) async fn run(
     }
     loop {
         number += 1;
-        if let Some(spec) = &task.limit {
-            let turn = shared.limiters.until_ready(&task.key, spec);
-            // The wait counts against `max_elapsed`: past it, the execution fails
-            // without sending anything.
-            let waited = match task.retry.policy.max_elapsed() {
-                Some(limit) => {
-                    let until = started + limit;
-                    match tokio::time::timeout_at(until, turn).await {
-                        Ok(waited) => waited,
-                        Err(_) => {
-                            let error = ExecError::new(
-                                ErrorKind::Timeout,
-                                format!(
-                                    "still waiting for the rate limit when `retry.max_elapsed` \
-                                     ({}) ran out; no request was sent",
-                                    crate::model::duration::format_duration(limit)
-                                ),
-                            );
-                            return finish(record, Status::Failed, None, Some(error), &task);
-                        }
-                    }
-                }
-                None => turn.await,
-            };
-            if !waited.is_zero() {
-                shared.metrics.rate_limit_wait(&task.key, waited);
-            }
+        if let Err(error) = wait_turn(shared, &task, started).await {
+            return finish(record, Status::Failed, None, Some(error), &task);
         }
         let attempt_started = SystemTime::now();
         let clock = Instant::now();
@@ -261,20 +236,52 @@ fn finish(
     masked(record, task)
 }
 
-/// The text of a body that is not text (`{"base64": ...}`), taken out of the result.
-fn take_base64_body(result: &mut serde_json::Value) -> Option<String> {
-    match result.get_mut("body")?.get_mut("base64")? {
-        serde_json::Value::String(encoded) => Some(std::mem::take(encoded)),
-        _ => None,
+/// Waits for the rate limit of the task's key, if it has one. The wait counts against
+/// `max_elapsed` (from `started`): past it, the execution fails without sending anything.
+async fn wait_turn(
+    shared: &Shared,
+    task: &PreparedTask,
+    started: Instant,
+) -> Result<(), ExecError> {
+    let Some(spec) = &task.limit else {
+        return Ok(());
+    };
+    let turn = shared.limiters.until_ready(&task.key, spec);
+    let waited = match task.retry.policy.max_elapsed() {
+        None => turn.await,
+        Some(limit) => tokio::time::timeout_at(started + limit, turn)
+            .await
+            .map_err(|_| {
+                ExecError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "still waiting for the rate limit when `retry.max_elapsed` ({}) ran \
+                         out; no request was sent",
+                        crate::model::duration::format_duration(limit)
+                    ),
+                )
+            })?,
+    };
+    if !waited.is_zero() {
+        shared.metrics.rate_limit_wait(&task.key, waited);
     }
+    Ok(())
 }
 
-fn put_base64_body(result: &mut serde_json::Value, encoded: String) {
-    if let Some(slot) = result
-        .get_mut("body")
-        .and_then(|body| body.get_mut("base64"))
-    {
-        *slot = serde_json::Value::String(encoded);
+/// A result with every secret hidden: its strings, and the bytes of a body that is not
+/// text (`{"base64": ...}`), whose text is kept out of the string masking (a short
+/// secret found by chance in base64 text would corrupt it).
+fn mask_result(result: &mut serde_json::Value, masker: &crate::model::placeholder::Masker) {
+    fn base64_body(result: &mut serde_json::Value) -> Option<&mut String> {
+        match result.get_mut("body")?.get_mut("base64")? {
+            serde_json::Value::String(encoded) => Some(encoded),
+            _ => None,
+        }
+    }
+    let encoded = base64_body(result).map(std::mem::take);
+    masker.mask_value(result);
+    if let (Some(encoded), Some(slot)) = (encoded, base64_body(result)) {
+        *slot = mask_base64(encoded, masker);
     }
 }
 
@@ -297,13 +304,7 @@ pub(crate) fn masked(mut out: ExecutionRecord, task: &PreparedTask) -> Execution
         return out;
     }
     if let Some(result) = out.result.as_mut() {
-        // The bytes of a base64 body first, and its text kept out of the text masking
-        // (a short secret found by chance in base64 text would corrupt it).
-        let encoded = take_base64_body(result);
-        task.masker.mask_value(result);
-        if let Some(encoded) = encoded {
-            put_base64_body(result, mask_base64(encoded, &task.masker));
-        }
+        mask_result(result, &task.masker);
     }
     if let Some(error) = out.error.as_mut() {
         error.message = task.masker.mask_text(&error.message);

@@ -1,7 +1,7 @@
 //! Secrets of stored configurations: validation, masking, and keeping stored values
 //! when a `PUT` sends `***` back.
 
-use flunq_auth::{AuthConfig, Secret};
+use flunq_auth::AuthConfig;
 
 use super::config::ConfigInput;
 use super::errors::{Errors, Invalid};
@@ -160,7 +160,6 @@ pub(crate) fn keep_masked_secrets(incoming: &mut ConfigInput, stored: &ConfigInp
 fn unresolved_masks(input: &ConfigInput, errors: &mut Errors) {
     const NOTHING_KEPT: &str =
         "is `***` (a masked value) but no stored value is kept for it: send the value itself";
-    let is_mask = |s: &Option<Secret>| s.as_ref().is_some_and(|s| s.expose() == MASK);
     for (name, value) in input.secrets.iter().flatten() {
         if value.expose() == MASK {
             errors.push(format!("secrets.{name}"), NOTHING_KEPT);
@@ -182,46 +181,25 @@ fn unresolved_masks(input: &ConfigInput, errors: &mut Errors) {
     {
         errors.push("base_url", NOTHING_KEPT);
     }
-    let fields: Vec<(&str, &Option<Secret>)> = match &input.auth {
-        Some(AuthConfig::ApiKey(a)) => vec![("value", &a.value)],
-        Some(AuthConfig::Bearer(a)) => vec![("token", &a.token)],
-        Some(AuthConfig::Basic(a)) => vec![("password", &a.password)],
-        Some(AuthConfig::OAuth2(a)) => vec![
-            ("client_secret", &a.client_secret),
-            ("password", &a.password),
-            ("refresh_token", &a.refresh_token),
-        ],
-        Some(AuthConfig::Jwt(a)) => vec![("secret", &a.secret), ("private_key", &a.private_key)],
-        None => Vec::new(),
-    };
-    for (field, value) in fields {
-        if is_mask(value) {
+    for (field, value) in input.auth.iter().flat_map(AuthConfig::secrets) {
+        if value.is_some_and(|s| s.expose() == MASK) {
             errors.push(format!("auth.{field}"), NOTHING_KEPT);
         }
     }
 }
 
-fn keep(new: &mut Option<Secret>, old: &Option<Secret>) {
-    if new.as_ref().is_some_and(|s| s.expose() == MASK) {
-        new.clone_from(old);
-    }
-}
-
+/// Each credential sent back as `***` takes the stored one (same auth type only).
 fn keep_masked_auth(new: &mut AuthConfig, old: &AuthConfig) {
-    match (new, old) {
-        (AuthConfig::ApiKey(n), AuthConfig::ApiKey(o)) => keep(&mut n.value, &o.value),
-        (AuthConfig::Bearer(n), AuthConfig::Bearer(o)) => keep(&mut n.token, &o.token),
-        (AuthConfig::Basic(n), AuthConfig::Basic(o)) => keep(&mut n.password, &o.password),
-        (AuthConfig::OAuth2(n), AuthConfig::OAuth2(o)) => {
-            keep(&mut n.client_secret, &o.client_secret);
-            keep(&mut n.password, &o.password);
-            keep(&mut n.refresh_token, &o.refresh_token);
+    if new.kind() != old.kind() {
+        return;
+    }
+    let stored = old.secrets();
+    for (name, value) in new.secrets_mut() {
+        if value.as_ref().is_some_and(|s| s.expose() == MASK)
+            && let Some((_, kept)) = stored.iter().find(|(n, _)| *n == name)
+        {
+            *value = kept.cloned();
         }
-        (AuthConfig::Jwt(n), AuthConfig::Jwt(o)) => {
-            keep(&mut n.secret, &o.secret);
-            keep(&mut n.private_key, &o.private_key);
-        }
-        _ => {}
     }
 }
 

@@ -121,7 +121,11 @@ pub(crate) fn prepare(
             .unwrap_or_else(|| Invalid::field("", "invalid task")));
     };
     // A host resolved from a config's secrets stays hidden in metric labels too.
-    let origin: Arc<str> = Arc::from(resolver.masker.mask_text(&origin_of(&call)));
+    let mut origin = origin_of(&call);
+    if !resolver.masker.is_empty() {
+        origin = resolver.masker.mask_text(&origin);
+    }
+    let origin: Arc<str> = Arc::from(origin);
     let key: Arc<str> = match config {
         Some((name, _, _)) => Arc::from(format!("config:{name}")),
         None => Arc::clone(&origin),
@@ -834,14 +838,7 @@ fn expose(secret: &Option<Secret>) -> Option<String> {
 
 /// Every credential of an auth object is hidden wherever it could surface again.
 fn mask_auth(auth: &AuthConfig, masker: &mut Masker) {
-    let secrets: Vec<&Option<Secret>> = match auth {
-        AuthConfig::ApiKey(c) => vec![&c.value],
-        AuthConfig::Bearer(c) => vec![&c.token],
-        AuthConfig::Basic(c) => vec![&c.password],
-        AuthConfig::OAuth2(c) => vec![&c.client_secret, &c.password, &c.refresh_token],
-        AuthConfig::Jwt(c) => vec![&c.secret, &c.private_key],
-    };
-    for secret in secrets.into_iter().flatten() {
+    for secret in auth.secrets().into_iter().filter_map(|(_, secret)| secret) {
         masker.add(secret.expose());
     }
 }
