@@ -55,6 +55,7 @@ pub fn document() -> Value {
             "description": "Runs HTTP, GraphQL and PostgreSQL tasks with timeouts, retries, circuit breakers, rate limits and authentication.",
             "x-decisions": [
                 "A task naming an unknown `config` is a 400 with field `config`.",
+                "A task naming a config that has a `base_url` may give a relative `url`/`endpoint` (joined to it as a directory) or an absolute one on the same origin (scheme, host and port); an absolute one on another origin is a 400 naming the field, so that the config's auth, headers and secrets never reach another host. A config without `base_url` applies to whatever URL the task gives.",
                 "A problem about the body as a whole (malformed JSON, an empty body, not a JSON object) has no `errors`: no field is at fault, and its `detail` says what is wrong.",
                 "Unknown fields in a task or config are a 400 naming the field (typos are caught).",
                 "A field that belongs to another task type (e.g. `endpoint` on an http task) is a 400.",

@@ -2,7 +2,7 @@
 //! of short secrets, credentials in tasks and configs, `***` sent back in a `PUT`,
 //! idempotency keys, a replay under `?wait`, `max_elapsed` over rate-limit waits, the
 //! OAuth2 token URL under the egress policy, GraphQL results as sent, redirect loops,
-//! and the origin label of upstream metrics.
+//! the origin label of upstream metrics, and a config's credentials kept to its origin.
 
 mod support;
 
@@ -460,4 +460,86 @@ async fn a_list_cursor_that_is_not_one_is_refused() {
         .await;
     assert_eq!(second.status, 200, "{}", second.text);
     assert_eq!(second.json["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_configs_credentials_go_to_its_base_url_origin_only() {
+    let ex = Executor::start().await;
+    let (home, home_calls) = counted_upstream(|req| async move {
+        let auth = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        json_reply(200, &json!({"auth": auth}))
+    })
+    .await;
+    let (elsewhere, elsewhere_calls) = path_echo().await;
+    let config = json!({"name": "scoped", "base_url": format!("http://{home}/v1"),
+        "auth": {"type": "bearer", "token": "canary-scoped-token"},
+        "headers": {"X-Api-Key": "${key}"}, "secrets": {"key": "canary-scoped-key"}});
+    assert_eq!(
+        ex.post("/api/v1/configs", &config.to_string()).await.status,
+        201
+    );
+
+    // Another port, another host spelling, another scheme: each another origin.
+    let other_origins = [
+        format!("http://{elsewhere}/v1/steal"),
+        format!("http://localhost:{}/v1/steal", home.port()),
+        format!("https://{home}/v1/steal"),
+    ];
+    for url in &other_origins {
+        let task = json!({"type": "http", "config": "scoped", "url": url});
+        let refused = ex.post("/api/v1/execute?wait=5s", &task.to_string()).await;
+        assert_eq!(refused.status, 400, "{url}: {}", refused.text);
+        assert_eq!(
+            refused.json["errors"][0]["field"], "url",
+            "{}",
+            refused.text
+        );
+        assert!(
+            refused.json["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("origin")),
+            "{}",
+            refused.text
+        );
+        assert!(!refused.text.contains("canary"), "{}", refused.text);
+    }
+    // The same refusal when the other origin comes from a placeholder.
+    let task = json!({"type": "http", "config": "scoped", "url": "${target}",
+        "inputs": {"target": format!("http://{elsewhere}/")}});
+    assert_eq!(
+        ex.post("/api/v1/execute", &task.to_string()).await.status,
+        400
+    );
+    // A GraphQL endpoint is held to the same rule.
+    let task = json!({"type": "graphql", "config": "scoped", "query": "{ me { id } }",
+        "endpoint": format!("http://{elsewhere}/graphql")});
+    let refused = ex.post("/api/v1/execute", &task.to_string()).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(
+        refused.json["errors"][0]["field"], "endpoint",
+        "{}",
+        refused.text
+    );
+    assert_eq!(elsewhere_calls.load(Ordering::SeqCst), 0);
+    assert_eq!(home_calls.load(Ordering::SeqCst), 0);
+    let listed = ex.get("/api/v1/executions").await;
+    assert_eq!(listed.json["items"], json!([]), "{}", listed.text);
+
+    // An absolute URL on the base_url's origin, and a relative one, carry the credentials.
+    for url in [format!("http://{home}/other/path"), "items".to_owned()] {
+        let task = json!({"type": "http", "config": "scoped", "url": url});
+        let done = ex.post("/api/v1/execute?wait=10s", &task.to_string()).await;
+        assert_eq!(done.json["status"], "succeeded", "{}", done.text);
+        assert_eq!(
+            done.json["result"]["body"]["auth"], "Bearer ***",
+            "{}",
+            done.text
+        );
+    }
+    assert_eq!(home_calls.load(Ordering::SeqCst), 2);
 }

@@ -594,18 +594,28 @@ fn resolve_url(
         }
     };
     let parsed = match parse_url(&text) {
-        Ok(url) => Ok(url),
+        // A config's auth, headers, secrets, breaker and rate limit belong to its
+        // base_url: an absolute URL elsewhere would carry them to another origin.
+        Ok(url) => match base {
+            Some(base) => config_base(resolver, base).and_then(|base| {
+                if base.origin() == url.origin() {
+                    Ok(url)
+                } else {
+                    Err(
+                        "is not on the origin (scheme, host and port) of the config's \
+                         base_url: a config's auth, headers and secrets go to that origin \
+                         only; use a relative URL, or a config for this origin"
+                            .to_owned(),
+                    )
+                }
+            }),
+            None => Ok(url),
+        },
         Err(url::ParseError::RelativeUrlWithoutBase) => match base {
-            Some(base) => resolver
-                .resolve(base)
-                .map_err(|e| e.message())
-                .and_then(|b| {
-                    Url::parse(&b).map_err(|e| format!("the config's base_url is invalid: {e}"))
-                })
-                .and_then(|b| {
-                    join(&b, &text)
-                        .map_err(|e| format!("cannot be joined to the config's base_url: {e}"))
-                }),
+            Some(base) => config_base(resolver, base).and_then(|b| {
+                join(&b, &text)
+                    .map_err(|e| format!("cannot be joined to the config's base_url: {e}"))
+            }),
             None => Err("is relative and no config gives a `base_url`".to_owned()),
         },
         Err(e) => Err(format!("is not a valid URL: {e}")),
@@ -672,6 +682,12 @@ fn parse_url(text: &str) -> Result<Url, url::ParseError> {
         recent.push_front((Box::from(text), url.clone()));
     });
     Ok(url)
+}
+
+/// The config's `base_url`, placeholders resolved.
+fn config_base(resolver: &mut Resolver<'_>, base: &str) -> Result<Url, String> {
+    let base = resolver.resolve(base).map_err(|e| e.message())?;
+    Url::parse(&base).map_err(|e| format!("the config's base_url is invalid: {e}"))
 }
 
 /// Joins a relative path to a base URL as a directory: `https://a/v1` + `users` is
