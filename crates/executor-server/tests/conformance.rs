@@ -2,7 +2,8 @@
 //! of short secrets, credentials in tasks and configs, `***` sent back in a `PUT`,
 //! idempotency keys, a replay under `?wait`, `max_elapsed` over rate-limit waits, the
 //! OAuth2 token URL under the egress policy, GraphQL results as sent, redirect loops,
-//! the origin label of upstream metrics, and a config's credentials kept to its origin.
+//! the origin label of upstream metrics, and a config's credentials kept to its origin
+//! (its base_url, and across redirects).
 
 mod support;
 
@@ -542,4 +543,51 @@ async fn a_configs_credentials_go_to_its_base_url_origin_only() {
         );
     }
     assert_eq!(home_calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_carries_no_credential_of_the_config() {
+    let ex = Executor::start().await;
+    let (elsewhere, elsewhere_calls) = counted_upstream(|req| async move {
+        let names: Vec<String> = req
+            .headers()
+            .keys()
+            .map(|name| name.as_str().to_owned())
+            .collect();
+        json_reply(200, &json!({"headers": names}))
+    })
+    .await;
+    let landing = format!("http://{elsewhere}/landing");
+    let home = upstream(move |_req| {
+        let landing = landing.clone();
+        async move { flunq_testkit::redirect(302, &landing) }
+    })
+    .await;
+    // Credentials under names that say so, under a name that does not (made from a
+    // secret), and an api_key under a plain name: none may follow the redirect.
+    let config = json!({"name": "hops", "base_url": format!("http://{home}"),
+        "auth": {"type": "api_key", "name": "X-Client-Id", "value": "${client}", "in": "header"},
+        "headers": {"X-Api-Key": "${key}", "X-Tenant": "${tenant}", "X-Plain": "visible"},
+        "secrets": {"key": "canary-hop-key", "tenant": "canary-hop-tenant",
+            "client": "canary-hop-client"}});
+    assert_eq!(
+        ex.post("/api/v1/configs", &config.to_string()).await.status,
+        201
+    );
+    let task = json!({"type": "http", "config": "hops", "url": "start",
+        "headers": {"Authorization": "Bearer canary-hop-bearer"}});
+    let done = ex.post("/api/v1/execute?wait=10s", &task.to_string()).await;
+    assert_eq!(done.json["status"], "succeeded", "{}", done.text);
+    assert_eq!(elsewhere_calls.load(Ordering::SeqCst), 1);
+    let seen = &done.json["result"]["body"]["headers"];
+    assert!(
+        seen.as_array().unwrap().contains(&json!("x-plain")),
+        "{seen}"
+    );
+    for name in ["authorization", "x-api-key", "x-tenant", "x-client-id"] {
+        assert!(
+            !seen.as_array().unwrap().contains(&json!(name)),
+            "{name} followed the redirect: {seen}"
+        );
+    }
 }

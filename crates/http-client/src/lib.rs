@@ -19,9 +19,10 @@
 //!   deflate and br are decoded as it arrives; a decompression bomb fails with
 //!   [`Error::is_body_too_large`] after at most the limit, never an out-of-memory.
 //! - **Redirects** up to a limit (default 10): 303 (and 301/302 after a POST) becomes
-//!   GET, 307/308 keep method and body, `Authorization`, `Cookie` and
-//!   `Proxy-Authorization` are dropped when the origin changes, and every hop passes the
-//!   egress policy again.
+//!   GET, 307/308 keep method and body, credentials are dropped when the origin changes
+//!   (`Authorization`, `Cookie`, `Proxy-Authorization`, and every header marked
+//!   sensitive: those whose name mentions a key, token, secret, password, signature or
+//!   auth, and any the caller marked), and every hop passes the egress policy again.
 //! - **TLS**: the Mozilla roots by default, extra CA certificates, a client certificate
 //!   for mutual TLS, and an explicit [`ClientBuilder::danger_accept_invalid_certs`] for
 //!   development. HTTP/2 is negotiated by ALPN.

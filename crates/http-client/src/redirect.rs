@@ -64,10 +64,31 @@ pub(crate) fn next_hop(
 
 /// Adjusts the headers for the next hop: credentials stay with their origin, and a
 /// request that lost its body loses the headers that described it.
+///
+/// Credentials are `Authorization`, `Proxy-Authorization`, `Cookie`,
+/// `WWW-Authenticate`, and every header whose value is marked sensitive: the client
+/// marks those whose name mentions a key, token, secret, password, signature or auth
+/// (`X-API-Key`), and a caller marks any other it wants kept to the origin.
 pub(crate) fn prepare_headers(headers: &mut HeaderMap, from: &Url, to: &Url, keep_body: bool) {
     if !same_origin(from, to) {
         for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE] {
             headers.remove(name);
+        }
+        if headers.values().any(http::HeaderValue::is_sensitive) {
+            // A header name may hold sensitive and plain values: keep the plain ones.
+            let kept = std::mem::take(headers);
+            let mut last = None;
+            for (name, value) in kept {
+                // `into_iter` gives the name with the first value of each name only.
+                if let Some(name) = name {
+                    last = Some(name);
+                }
+                if let Some(name) = &last
+                    && !value.is_sensitive()
+                {
+                    headers.append(name.clone(), value);
+                }
+            }
         }
     }
     if !keep_body {

@@ -330,9 +330,11 @@ async fn see_other_turns_post_into_get_without_body() {
 async fn cross_origin_hop_drops_credentials() {
     let seen = |req: &hyper::Request<hyper::body::Incoming>| {
         format!(
-            "auth={} cookie={} other={}",
+            "auth={} cookie={} key={} marked={} other={}",
             req.headers().contains_key("authorization"),
             req.headers().contains_key("cookie"),
+            req.headers().contains_key("x-api-key"),
+            req.headers().get_all("x-tenant").iter().count(),
             req.headers().contains_key("x-trace-me"),
         )
     };
@@ -355,6 +357,9 @@ async fn cross_origin_hop_drops_credentials() {
         }
     })
     .await;
+    // A header the caller marked sensitive although its name says nothing.
+    let mut marked = HeaderValue::from_static("canary-tenant");
+    marked.set_sensitive(true);
     let client = loopback_client(Client::builder());
     let request = |path: &str| {
         Request::get(&url(origin, path))
@@ -368,14 +373,30 @@ async fn cross_origin_hop_drops_credentials() {
                 HeaderValue::from_static("session=canary"),
             )
             .header(
+                http::HeaderName::from_static("x-api-key"),
+                HeaderValue::from_static("canary-key"),
+            )
+            .header(http::HeaderName::from_static("x-tenant"), marked.clone())
+            .header(
+                http::HeaderName::from_static("x-tenant"),
+                HeaderValue::from_static("plain"),
+            )
+            .header(
                 http::HeaderName::from_static("x-trace-me"),
                 HeaderValue::from_static("1"),
             )
     };
     let same = client.execute(request("/same")).await.unwrap();
-    assert_eq!(same.body().as_ref(), b"auth=true cookie=true other=true");
+    assert_eq!(
+        same.body().as_ref(),
+        b"auth=true cookie=true key=true marked=2 other=true"
+    );
     let cross = client.execute(request("/cross")).await.unwrap();
-    assert_eq!(cross.body().as_ref(), b"auth=false cookie=false other=true");
+    // Only the plain value of x-tenant travels on.
+    assert_eq!(
+        cross.body().as_ref(),
+        b"auth=false cookie=false key=false marked=1 other=true"
+    );
 }
 
 #[tokio::test]

@@ -16,6 +16,9 @@ pub(crate) struct Resolver<'a> {
     inputs: &'a Map<String, Value>,
     secrets: Option<&'a BTreeMap<String, Secret>>,
     pub(crate) masker: Masker,
+    /// How many placeholders were filled from secrets so far: a caller compares it
+    /// before and after a `resolve` to know whether the text holds a secret.
+    pub(crate) secrets_used: usize,
 }
 
 /// Why a placeholder could not be resolved.
@@ -47,6 +50,7 @@ impl<'a> Resolver<'a> {
             inputs,
             secrets,
             masker: Masker::default(),
+            secrets_used: 0,
         }
     }
 
@@ -106,6 +110,7 @@ impl<'a> Resolver<'a> {
         if let Some(secret) = self.secrets.and_then(|s| s.get(name)) {
             let value = secret.expose().to_owned();
             self.masker.add(&value);
+            self.secrets_used += 1;
             return Ok(value);
         }
         Err(PlaceholderError::Unresolved(name.to_owned()))

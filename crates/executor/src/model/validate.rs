@@ -719,6 +719,7 @@ fn build_headers(
                 errors.push(field, "is not a valid header name");
                 continue;
             };
+            let secrets_before = resolver.secrets_used;
             let value = match resolver.resolve(value) {
                 Ok(v) => v,
                 Err(e) => {
@@ -728,6 +729,11 @@ fn build_headers(
             };
             match HeaderValue::from_str(&value) {
                 Ok(mut v) => {
+                    // A value made from a secret is a credential whatever its name:
+                    // sensitive, it is dropped when a redirect leaves the origin.
+                    if resolver.secrets_used > secrets_before {
+                        v.set_sensitive(true);
+                    }
                     if flunq_http_client::is_credential_header(&header) {
                         v.set_sensitive(true);
                         // Hidden wherever it could come back (an echo, an error): the
