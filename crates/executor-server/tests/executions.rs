@@ -787,14 +787,33 @@ async fn an_execution_waiting_to_retry_does_not_hold_a_worker() {
     assert_eq!(done["attempts"].as_array().unwrap().len(), 2);
 }
 
-/// An execution store whose next insert waits at a gate (to race a submission against
-/// the shutdown); the rest goes straight to the memory store.
+/// An execution store whose next insert, or next write of a record with a given
+/// status, waits at a gate (to race a submission against the shutdown, or a cancel
+/// against the last attempt's result); the rest goes straight to the memory store.
 #[derive(Debug)]
 struct GatedStore {
     inner: MemoryExecutionStore,
     hold_next: std::sync::atomic::AtomicBool,
+    hold_update: std::sync::Mutex<Option<Status>>,
     entered: tokio::sync::Notify,
     gate: tokio::sync::Notify,
+}
+
+impl GatedStore {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            inner: MemoryExecutionStore::new(Duration::from_secs(60)),
+            hold_next: std::sync::atomic::AtomicBool::new(false),
+            hold_update: std::sync::Mutex::new(None),
+            entered: tokio::sync::Notify::new(),
+            gate: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Holds the next `update` of a record with `status`.
+    fn hold_update(&self, status: Status) {
+        *self.hold_update.lock().unwrap() = Some(status);
+    }
 }
 
 type Stored<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
@@ -816,7 +835,17 @@ impl ExecutionStore for GatedStore {
         self.inner.start(id)
     }
     fn update(&self, record: Arc<ExecutionRecord>) -> Stored<'_, bool> {
-        self.inner.update(record)
+        Box::pin(async move {
+            let held = {
+                let mut hold = self.hold_update.lock().unwrap();
+                hold.take_if(|status| *status == record.status).is_some()
+            };
+            if held {
+                self.entered.notify_one();
+                self.gate.notified().await;
+            }
+            self.inner.update(record).await
+        })
     }
     fn amend_cancelled(&self, record: Arc<ExecutionRecord>) -> Stored<'_, bool> {
         self.inner.amend_cancelled(record)
@@ -834,12 +863,7 @@ impl ExecutionStore for GatedStore {
 #[tokio::test]
 async fn a_submission_racing_the_shutdown_is_queued_not_started_behind_its_back() {
     let (up, calls) = counting_upstream(|_| reply(200, "text/plain", "ok")).await;
-    let store = Arc::new(GatedStore {
-        inner: MemoryExecutionStore::new(Duration::from_secs(60)),
-        hold_next: std::sync::atomic::AtomicBool::new(false),
-        entered: tokio::sync::Notify::new(),
-        gate: tokio::sync::Notify::new(),
-    });
+    let store = GatedStore::new();
     let queue = Arc::new(flunq_executor::store::MemoryQueue::new());
     let engine = flunq_executor::Engine::with_stores(
         support::loopback_options(),
@@ -1069,4 +1093,125 @@ async fn engine_taking_work(
         "the engine takes work"
     );
     (engine, run, up)
+}
+
+/// An engine on `store` with its workers running.
+fn engine_on(store: &Arc<GatedStore>) -> flunq_executor::Engine {
+    let engine = flunq_executor::Engine::with_stores(
+        support::loopback_options(),
+        Arc::clone(store) as Arc<dyn ExecutionStore>,
+        Arc::new(flunq_executor::store::MemoryConfigStore::new()),
+        Arc::new(flunq_executor::store::MemoryQueue::new()),
+    )
+    .unwrap();
+    let workers = engine.clone();
+    tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
+    engine
+}
+
+#[tokio::test]
+async fn a_cancel_that_beats_the_last_attempts_result_wins_and_keeps_that_attempt() {
+    let (up, calls) = counting_upstream(|_| reply(200, "text/plain", "ok")).await;
+    let store = GatedStore::new();
+    let engine = engine_on(&store);
+    // The attempt has its answer, but the succeeded record is held before its write.
+    store.hold_update(Status::Succeeded);
+    let task = json!({"type": "http", "url": format!("http://{up}/"), "retries": 0});
+    let submitted = engine
+        .submit(task.to_string().as_bytes(), None)
+        .await
+        .unwrap();
+    let id = submitted.record.id.clone();
+    store.entered.notified().await;
+
+    let cancelled = engine.cancel(&id).await.unwrap();
+    assert_eq!(cancelled.status, Status::Cancelled);
+    store.gate.notify_one();
+
+    // The late success does not overwrite the cancel; its attempt is added to the record.
+    let mut record = engine.get(&id).await.unwrap().unwrap();
+    for _ in 0..200 {
+        if !record.attempts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        record = engine.get(&id).await.unwrap().unwrap();
+    }
+    assert_eq!(record.status, Status::Cancelled);
+    assert_eq!(record.attempts.len(), 1, "{:?}", record.attempts);
+    assert_eq!(record.attempts[0].status_code, Some(200));
+    assert!(
+        record.result.is_none(),
+        "a cancelled record shows no result"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // A second cancel finds it final.
+    assert!(matches!(
+        engine.cancel(&id).await,
+        Err(flunq_executor::CancelError::Finished(r)) if r.status == Status::Cancelled
+    ));
+}
+
+#[tokio::test]
+async fn a_cancel_that_loses_to_the_last_attempts_result_answers_finished() {
+    let answer = Arc::new(tokio::sync::Notify::new());
+    let calls = counter();
+    let up = {
+        let (answer, calls) = (Arc::clone(&answer), Arc::clone(&calls));
+        upstream(move |_req| {
+            let answer = Arc::clone(&answer);
+            calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                answer.notified().await;
+                reply(200, "text/plain", "ok")
+            }
+        })
+        .await
+    };
+    let store = GatedStore::new();
+    let engine = engine_on(&store);
+    let task = json!({"type": "http", "url": format!("http://{up}/"), "retries": 0});
+    let id = engine
+        .submit(task.to_string().as_bytes(), None)
+        .await
+        .unwrap()
+        .record
+        .id
+        .clone();
+    for _ in 0..500 {
+        if calls.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the attempt is in flight");
+
+    // The cancel has read the running record; its write is held while the attempt
+    // answers and the worker writes the success.
+    store.hold_update(Status::Cancelled);
+    let canceller = engine.clone();
+    let cancelling = {
+        let id = id.clone();
+        tokio::spawn(async move { canceller.cancel(&id).await })
+    };
+    store.entered.notified().await;
+    answer.notify_one();
+    let done = engine
+        .wait(&id, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, Status::Succeeded);
+    store.gate.notify_one();
+
+    match cancelling.await.unwrap() {
+        Err(flunq_executor::CancelError::Finished(record)) => {
+            assert_eq!(record.status, Status::Succeeded);
+        }
+        other => panic!("the cancel came after the success: {other:?}"),
+    }
+    let record = engine.get(&id).await.unwrap().unwrap();
+    assert_eq!(record.status, Status::Succeeded);
+    assert_eq!(record.attempts.len(), 1);
+    assert!(record.result.is_some());
 }
