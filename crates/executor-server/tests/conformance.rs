@@ -417,6 +417,35 @@ async fn upstream_request_metrics_name_the_origin_and_skip_open_circuits() {
 }
 
 #[tokio::test]
+async fn a_request_whose_redirect_the_egress_policy_refuses_was_still_sent() {
+    let ex = Executor::start().await;
+    // 10.0.0.1 is refused by the policy before any dial.
+    let addr =
+        upstream(|_req| async move { flunq_testkit::redirect(302, "http://10.0.0.1/in") }).await;
+    let task = json!({"type": "http", "url": format!("http://{addr}/out"), "retries": 0});
+    let done = ex.post("/api/v1/execute?wait=10s", &task.to_string()).await;
+    assert_eq!(done.json["error"]["kind"], "egress_denied", "{}", done.text);
+    let metrics = ex.get("/metrics").await.text;
+    let sent: Vec<&str> = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("flunq_upstream_requests_total")
+                && l.contains(&format!("origin=\"http://{addr}\""))
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "{metrics}");
+    assert!(
+        sent[0].ends_with(" 1"),
+        "the first hop reached it: {sent:?}"
+    );
+    // Refused at the first hop: not an upstream request.
+    let task = json!({"type": "http", "url": "http://10.0.0.1/direct", "retries": 0});
+    let refused = ex.post("/api/v1/execute?wait=10s", &task.to_string()).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(!ex.get("/metrics").await.text.contains("10.0.0.1"));
+}
+
+#[tokio::test]
 async fn a_host_from_a_configs_secrets_is_masked_in_metric_labels() {
     let ex = Executor::start().await;
     let (echo, _) = path_echo().await;

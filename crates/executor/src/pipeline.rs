@@ -168,8 +168,10 @@ async fn attempt(
         match &task.call {
             Call::Http(call) => runner::run_http(call, &ctx).await,
             Call::Graphql(call) => runner::run_graphql(call, &ctx).await,
+            // Boxed: the database runner's future is three times the HTTP runner's,
+            // and every attempt's future (boxed itself) would be that large.
             Call::Database(call) => {
-                runner::run_database(call, &shared.database, task.timeout).await
+                Box::pin(runner::run_database(call, &shared.database, task.timeout)).await
             }
         }
     };

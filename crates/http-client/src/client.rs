@@ -443,58 +443,64 @@ impl Client {
         let limit = max_response_bytes.unwrap_or(self.inner.max_response_bytes);
         mark_sensitive(&mut headers);
         let mut redirects = 0;
-        loop {
-            self.inner
-                .policy
-                .check_url(&url)
-                .map_err(|e| Error::from(e).with_url(&url))?;
-            let outgoing = self.build_request(&method, &url, &headers, body.clone())?;
-            let response = self
-                .inner
-                .hyper
-                .request(outgoing)
-                .await
-                .map_err(|e| error::from_hyper_util(e).with_url(&url))?;
-            let status = response.status();
-            if follow_redirects
-                && let Some(hop) = redirect::next_hop(status, &method, &url, response.headers())?
-            {
-                if redirects >= self.inner.redirect_limit {
-                    return Err(Error::new(Kind::RedirectLimit).with_url(&url));
+        let hops = async {
+            loop {
+                self.inner
+                    .policy
+                    .check_url(&url)
+                    .map_err(|e| Error::from(e).with_url(&url))?;
+                let outgoing = self.build_request(&method, &url, &headers, body.clone())?;
+                let response = self
+                    .inner
+                    .hyper
+                    .request(outgoing)
+                    .await
+                    .map_err(|e| error::from_hyper_util(e).with_url(&url))?;
+                let status = response.status();
+                if follow_redirects
+                    && let Some(hop) =
+                        redirect::next_hop(status, &method, &url, response.headers())?
+                {
+                    if redirects >= self.inner.redirect_limit {
+                        return Err(Error::new(Kind::RedirectLimit).with_url(&url));
+                    }
+                    redirects += 1;
+                    redirect::prepare_headers(&mut headers, &url, &hop.url, hop.keep_body);
+                    if !hop.keep_body {
+                        body = Bytes::new();
+                    }
+                    method = hop.method;
+                    url = hop.url;
+                    // The unread body of the redirect is dropped with `response`.
+                    continue;
                 }
-                redirects += 1;
-                redirect::prepare_headers(&mut headers, &url, &hop.url, hop.keep_body);
-                if !hop.keep_body {
-                    body = Bytes::new();
-                }
-                method = hop.method;
-                url = hop.url;
-                // The unread body of the redirect is dropped with `response`.
-                continue;
+                let (parts, incoming) = response.into_parts();
+                let mut response_headers = parts.headers;
+                let bytes = if method == Method::HEAD {
+                    Bytes::new()
+                } else {
+                    body::read(
+                        incoming,
+                        &mut response_headers,
+                        limit,
+                        self.inner.decompress,
+                    )
+                    .await
+                    .map_err(|e| e.with_url(&url))?
+                };
+                return Ok(Response {
+                    status,
+                    version: parts.version,
+                    headers: response_headers,
+                    url,
+                    body: bytes,
+                    redirects,
+                });
             }
-            let (parts, incoming) = response.into_parts();
-            let mut response_headers = parts.headers;
-            let bytes = if method == Method::HEAD {
-                Bytes::new()
-            } else {
-                body::read(
-                    incoming,
-                    &mut response_headers,
-                    limit,
-                    self.inner.decompress,
-                )
-                .await
-                .map_err(|e| e.with_url(&url))?
-            };
-            return Ok(Response {
-                status,
-                version: parts.version,
-                headers: response_headers,
-                url,
-                body: bytes,
-                redirects,
-            });
-        }
+        };
+        // The error says how far the chain got (an earlier hop reached a server).
+        let outcome = hops.await;
+        outcome.map_err(|e| e.after_redirects(redirects))
     }
 
     fn build_request(

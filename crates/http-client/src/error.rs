@@ -12,6 +12,7 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 pub struct Error {
     kind: Kind,
     url: Option<String>,
+    redirects: usize,
     source: Option<BoxError>,
 }
 
@@ -44,8 +45,14 @@ impl Error {
         Self {
             kind,
             url: None,
+            redirects: 0,
             source: None,
         }
+    }
+
+    pub(crate) fn after_redirects(mut self, redirects: usize) -> Self {
+        self.redirects = redirects;
+        self
     }
 
     pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
@@ -107,6 +114,13 @@ impl Error {
     /// The body's content encoding could not be decoded.
     pub fn is_decode(&self) -> bool {
         self.kind == Kind::Decode
+    }
+
+    /// How many redirects were followed before the call failed. More than 0 means an
+    /// earlier request of the chain reached a server (and was answered with a redirect),
+    /// whatever the error: a hop the egress policy refused, say, still sent the first.
+    pub fn redirects(&self) -> usize {
+        self.redirects
     }
 
     /// The URL of the request that failed, with any password and query removed.

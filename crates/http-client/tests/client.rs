@@ -408,6 +408,18 @@ async fn every_hop_passes_the_egress_policy() {
         .await
         .unwrap_err();
     assert!(err.is_egress_denied(), "{err:?}");
+    assert_eq!(
+        err.redirects(),
+        1,
+        "the first request was sent and answered"
+    );
+    // Denied at the first hop: nothing was sent.
+    let first = client
+        .execute(Request::get("http://10.0.0.2/").unwrap())
+        .await
+        .unwrap_err();
+    assert!(first.is_egress_denied(), "{first:?}");
+    assert_eq!(first.redirects(), 0);
 }
 
 #[tokio::test]

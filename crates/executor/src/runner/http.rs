@@ -226,7 +226,8 @@ fn transport_failure(err: &HttpError) -> Failure {
     Failure {
         error: ExecError::new(kind, err.to_string()),
         retryable,
-        may_have_reached,
+        // A failure on a redirect's hop comes after a request that reached a server.
+        may_have_reached: may_have_reached || err.redirects() > 0,
         retry_after: None,
         breaker,
     }
