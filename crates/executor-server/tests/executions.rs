@@ -379,6 +379,32 @@ async fn post_is_retried_after_connection_refused() {
     assert_eq!(record["attempts"].as_array().unwrap().len(), 3);
 }
 
+/// A task's `timeout` above the HTTP client's own default (30 s) holds: the attempt
+/// ends at 45 s, not 30. Paused time: the clock jumps to each timer.
+#[tokio::test(start_paused = true)]
+async fn an_attempt_timeout_above_30s_is_the_tasks() {
+    let up = upstream(|_req| async {
+        std::future::pending::<()>().await;
+        reply(200, "text/plain", "never")
+    })
+    .await;
+    let engine = flunq_executor::Engine::in_memory(support::loopback_options()).unwrap();
+    let workers = engine.clone();
+    tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
+    let task = json!({"type": "http", "url": format!("http://{up}/"), "timeout": "45s",
+        "retries": 0});
+    let done = engine
+        .submit_and_wait(task.to_string().as_bytes(), None, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .record;
+    assert_eq!(done.status, Status::Failed);
+    let error = done.error.as_ref().unwrap();
+    assert_eq!(error.kind.as_str(), "timeout", "{error:?}");
+    let took = done.attempts[0].duration_ms;
+    assert!((45_000..46_000).contains(&took), "the attempt took {took} ms");
+}
+
 #[tokio::test]
 async fn attempt_timeout_fails_with_kind_timeout() {
     let up = upstream(|_req| async {

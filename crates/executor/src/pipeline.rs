@@ -163,6 +163,7 @@ async fn attempt(
         auth,
         max_response_bytes: shared.options.max_response_bytes,
         trace: Some(trace),
+        timeout: task.timeout,
     };
     let run = async {
         match &task.call {

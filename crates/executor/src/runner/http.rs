@@ -18,6 +18,8 @@ pub(crate) struct HttpContext<'a> {
     pub(crate) auth: Option<&'a Authenticator>,
     pub(crate) max_response_bytes: usize,
     pub(crate) trace: Option<&'a TraceContext>,
+    /// The attempt's limit, for the whole request (the client's own default is 30 s).
+    pub(crate) timeout: Duration,
 }
 
 /// One HTTP attempt: `result` is `{status, headers, body}`.
@@ -93,7 +95,8 @@ async fn send(call: &HttpCall, ctx: &HttpContext<'_>) -> Result<Response, Failur
         let mut request = Request::new(call.method.clone(), call.url.clone())
             .body(call.body.clone())
             .follow_redirects(call.follow_redirects)
-            .max_response_bytes(ctx.max_response_bytes);
+            .max_response_bytes(ctx.max_response_bytes)
+            .timeout(ctx.timeout);
         *request.headers_mut() = call.headers.clone();
         add_traceparent(request.headers_mut(), ctx.trace);
         let applied = match ctx.auth {
