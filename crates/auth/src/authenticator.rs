@@ -41,9 +41,20 @@ pub(crate) enum Scheme {
 #[derive(Clone, Debug, Default)]
 pub struct Applied {
     oauth2: Option<(TokenKey, Arc<AccessToken>)>,
+    credential: Option<Secret>,
 }
 
 impl Applied {
+    /// The credential as it went on the wire: the value after the scheme of an
+    /// `Authorization` header (`Basic <base64>`, `Bearer <token>`, a signed JWT), the
+    /// whole value of any other header, or the query parameter's value. A caller that
+    /// shows what the upstream answered hides it there: an echo service, or an error
+    /// page quoting the request, would otherwise show a token fetched or signed for
+    /// this request, or a password in its encoded form.
+    pub fn credential(&self) -> Option<&Secret> {
+        self.credential.as_ref()
+    }
+
     /// The OAuth2 token sent, if the scheme is OAuth2.
     pub fn token(&self) -> Option<&AccessToken> {
         self.oauth2.as_ref().map(|(_, t)| t.as_ref())
@@ -116,7 +127,7 @@ impl Authenticator {
     }
 
     async fn credential(&self) -> Result<(Credential, Applied), AuthError> {
-        Ok(match &self.scheme {
+        let (credential, mut applied) = match &self.scheme {
             Scheme::Header { name, value } => (
                 Credential::Header(name.clone(), value.clone()),
                 Applied::default(),
@@ -139,10 +150,25 @@ impl Authenticator {
                 )?;
                 let applied = Applied {
                     oauth2: Some((grant.key().clone(), token)),
+                    credential: None,
                 };
                 (Credential::Header(AUTHORIZATION, value), applied)
             }
-        })
+        };
+        applied.credential = Some(match &credential {
+            Credential::Header(name, value) => {
+                // Header values here were built from `String`s: UTF-8.
+                let text = String::from_utf8_lossy(value.as_bytes());
+                let shown = if *name == AUTHORIZATION {
+                    text.split_once(' ').map_or(&*text, |(_, c)| c.trim_start())
+                } else {
+                    &text
+                };
+                Secret::from(shown)
+            }
+            Credential::Query(_, value) => value.clone(),
+        });
+        Ok((credential, applied))
     }
 }
 

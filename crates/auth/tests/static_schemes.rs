@@ -114,3 +114,34 @@ async fn apply_parts_works_on_bare_headers_and_url() {
     assert!(applied.token().is_none());
     assert!(!auth.invalidate(&applied));
 }
+
+#[tokio::test]
+async fn applied_names_the_credential_as_it_went_on_the_wire() {
+    let client = loopback_client();
+    let tokens = OAuth2Cache::new(client);
+    let cases = [
+        (
+            serde_json::json!({"type": "basic", "username": "u", "password": "pw"}),
+            base64::engine::general_purpose::STANDARD.encode("u:pw"),
+        ),
+        (
+            serde_json::json!({"type": "bearer", "token": "t-1"}),
+            "t-1".to_owned(),
+        ),
+        (
+            serde_json::json!({"type": "api_key", "name": "X-Client", "value": "k 2"}),
+            "k 2".to_owned(),
+        ),
+        (
+            serde_json::json!({"type": "api_key", "name": "key", "value": "q-3", "in": "query"}),
+            "q-3".to_owned(),
+        ),
+    ];
+    for (config, wire) in cases {
+        let config: AuthConfig = serde_json::from_value(config).unwrap();
+        let auth = Authenticator::new(&config, &tokens).unwrap();
+        let mut request = Request::get("http://127.0.0.1:9/").unwrap();
+        let applied = auth.apply(&mut request).await.unwrap();
+        assert_eq!(applied.credential().map(|c| c.expose()), Some(&*wire));
+    }
+}

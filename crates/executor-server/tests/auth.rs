@@ -70,14 +70,79 @@ async fn api_key_bearer_and_basic_reach_the_upstream() {
         if field == "query" {
             assert_eq!(seen, &json!("key=***"), "{record}");
         } else if expected.as_str().unwrap().starts_with("Basic") {
-            assert_eq!(
-                seen, &expected,
-                "basic credentials are encoded, not a secret's text"
-            );
+            // The encoded password is the password: hidden as the others are.
+            assert_eq!(seen, &json!("Basic ***"), "{record}");
         } else {
             assert!(seen.as_str().unwrap().contains("***"), "{record}");
         }
+        let sent = expected.as_str().unwrap();
+        let credential = sent.rsplit([' ', '=']).next().unwrap();
+        assert!(!record.to_string().contains(credential), "{record}");
     }
+}
+
+#[tokio::test]
+async fn tokens_fetched_or_signed_for_a_request_are_masked_where_echoed() {
+    let up = echo_credentials().await;
+    let token_server = upstream(|_req| async {
+        json_reply(
+            200,
+            &json!({"access_token": "canary-access-token", "token_type": "Bearer", "expires_in": 3600}),
+        )
+    })
+    .await;
+    let ex = Executor::start().await;
+    let url = format!("http://{up}/");
+    let oauth2 = json!({"type": "oauth2", "token_url": format!("http://{token_server}/token"),
+        "client_id": "c", "client_secret": "canary-client-secret"});
+    let record = ex
+        .post(
+            "/api/v1/execute?wait=true",
+            &json!({"type": "http", "url": url, "auth": oauth2}).to_string(),
+        )
+        .await;
+    assert_eq!(record.json["status"], "succeeded", "{}", record.text);
+    assert_eq!(
+        record.json["result"]["body"]["authorization"], "Bearer ***",
+        "{}",
+        record.text
+    );
+    assert!(
+        !record.text.contains("canary-access-token"),
+        "{}",
+        record.text
+    );
+
+    let jwt = json!({"type": "jwt", "algorithm": "HS256", "secret": "canary-hmac-secret",
+        "claims": {"sub": "svc"}});
+    let record = ex
+        .post(
+            "/api/v1/execute?wait=true",
+            &json!({"type": "http", "url": url, "auth": jwt}).to_string(),
+        )
+        .await;
+    assert_eq!(record.json["status"], "succeeded", "{}", record.text);
+    assert_eq!(
+        record.json["result"]["body"]["authorization"], "Bearer ***",
+        "{}",
+        record.text
+    );
+    // GraphQL: the same, in `data` echoed back.
+    let gql = upstream(|req: hyper::Request<hyper::body::Incoming>| async move {
+        let auth = req.headers()["authorization"].to_str().unwrap().to_owned();
+        json_reply(200, &json!({"data": {"seen": auth}}))
+    })
+    .await;
+    let task = json!({"type": "graphql", "endpoint": format!("http://{gql}/graphql"),
+        "query": "{ seen }", "auth": {"type": "basic", "username": "u", "password": "canary-pw"}});
+    let record = ex
+        .post("/api/v1/execute?wait=true", &task.to_string())
+        .await;
+    assert_eq!(
+        record.json["result"]["data"]["seen"], "Basic ***",
+        "{}",
+        record.text
+    );
 }
 
 #[tokio::test]

@@ -402,7 +402,10 @@ async fn an_attempt_timeout_above_30s_is_the_tasks() {
     let error = done.error.as_ref().unwrap();
     assert_eq!(error.kind.as_str(), "timeout", "{error:?}");
     let took = done.attempts[0].duration_ms;
-    assert!((45_000..46_000).contains(&took), "the attempt took {took} ms");
+    assert!(
+        (45_000..46_000).contains(&took),
+        "the attempt took {took} ms"
+    );
 }
 
 #[tokio::test]

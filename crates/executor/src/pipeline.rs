@@ -274,7 +274,10 @@ async fn wait_turn(
 /// A result with every secret hidden: its strings, and the bytes of a body that is not
 /// text (`{"base64": ...}`), whose text is kept out of the string masking (a short
 /// secret found by chance in base64 text would corrupt it).
-fn mask_result(result: &mut serde_json::Value, masker: &crate::model::placeholder::Masker) {
+pub(crate) fn mask_result(
+    result: &mut serde_json::Value,
+    masker: &crate::model::placeholder::Masker,
+) {
     fn base64_body(result: &mut serde_json::Value) -> Option<&mut String> {
         match result.get_mut("body")?.get_mut("base64")? {
             serde_json::Value::String(encoded) => Some(encoded),

@@ -2,13 +2,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use flunq_auth::{AuthError, Authenticator};
+use flunq_auth::{AuthError, Authenticator, Secret};
 use flunq_http_client::{
     Client, Error as HttpError, Request, Response, TraceContext, add_traceparent,
 };
 use serde_json::{Map, Value, json};
 
 use super::{AttemptResult, BreakerVerdict, Failure};
+use crate::model::placeholder::Masker;
 use crate::model::prepared::HttpCall;
 use crate::record::{ErrorKind, ExecError};
 
@@ -25,20 +26,45 @@ pub(crate) struct HttpContext<'a> {
 /// One HTTP attempt: `result` is `{status, headers, body}`.
 pub(crate) async fn run_http(call: &HttpCall, ctx: &HttpContext<'_>) -> AttemptResult {
     match send(call, ctx).await {
-        Ok(response) => classify_response(call, &response),
+        Ok((response, credential)) => {
+            hide_credential(classify_response(call, &response), credential.as_ref())
+        }
         Err(failure) => AttemptResult::failed(failure),
     }
 }
 
 /// One GraphQL attempt: `result` is `{data, errors}` as the server sent them.
 pub(crate) async fn run_graphql(call: &HttpCall, ctx: &HttpContext<'_>) -> AttemptResult {
-    let response = match send(call, ctx).await {
-        Ok(r) => r,
-        Err(failure) => return AttemptResult::failed(failure),
+    match send(call, ctx).await {
+        Ok((response, credential)) => {
+            hide_credential(graphql_result(call, &response), credential.as_ref())
+        }
+        Err(failure) => AttemptResult::failed(failure),
+    }
+}
+
+/// The credential the authenticator sent (a token fetched or signed for this request,
+/// a password in its encoded form) hidden wherever the answer shows it: an echo, an
+/// error quoting the request.
+fn hide_credential(mut attempt: AttemptResult, credential: Option<&Secret>) -> AttemptResult {
+    let Some(credential) = credential.filter(|c| !c.is_empty()) else {
+        return attempt;
     };
+    let mut masker = Masker::default();
+    masker.add(credential.expose());
+    if let Some(result) = attempt.result.as_mut() {
+        crate::pipeline::mask_result(result, &masker);
+    }
+    if let Some(failure) = attempt.failure.as_mut() {
+        failure.error.message = masker.mask_text(&failure.error.message);
+    }
+    attempt
+}
+
+fn graphql_result(call: &HttpCall, response: &Response) -> AttemptResult {
     let status = response.status().as_u16();
     if !response.status().is_success() {
-        return classify_response(call, &response);
+        return classify_response(call, response);
     }
     let parsed: Value = match serde_json::from_slice(response.body()) {
         Ok(v) => v,
@@ -48,7 +74,7 @@ pub(crate) async fn run_graphql(call: &HttpCall, ctx: &HttpContext<'_>) -> Attem
                 format!("the GraphQL response is not JSON: {e}"),
             ));
             r.status_code = Some(status);
-            r.result = Some(http_result(&response, Value::Null));
+            r.result = Some(http_result(response, Value::Null));
             return r;
         }
     };
@@ -89,7 +115,11 @@ pub(crate) async fn run_graphql(call: &HttpCall, ctx: &HttpContext<'_>) -> Attem
     AttemptResult::success(Value::Object(result), Some(status))
 }
 
-async fn send(call: &HttpCall, ctx: &HttpContext<'_>) -> Result<Response, Failure> {
+/// Sends the request with its credentials; the response, and the credential sent.
+async fn send(
+    call: &HttpCall,
+    ctx: &HttpContext<'_>,
+) -> Result<(Response, Option<Secret>), Failure> {
     let mut retried_after_401 = false;
     loop {
         let mut request = Request::new(call.method.clone(), call.url.clone())
@@ -123,7 +153,7 @@ async fn send(call: &HttpCall, ctx: &HttpContext<'_>) -> Result<Response, Failur
             retried_after_401 = true;
             continue;
         }
-        return Ok(response);
+        return Ok((response, applied.and_then(|a| a.credential().cloned())));
     }
 }
 
