@@ -73,7 +73,7 @@ pub fn document() -> Value {
                 "An attempt a cancel cuts off is in the record, with error kind `cancelled` and no status code (added by the instance that ran it, a moment after the cancel's answer).",
                 "`flunq_upstream_requests_total` is labelled by the upstream's origin (scheme://host:port) and counts only attempts that were sent (not those refused by an open circuit or the egress policy, nor those whose token could not be fetched; a redirect hop the policy refuses counts, as the first request was sent); a host resolved from a config's secrets shows as `***` in it.",
                 "On SIGTERM or SIGINT the API goes on answering while running executions finish (up to 30 s): /readyz and submissions answer 503, records and cancels as usual; then the listener closes.",
-                "POST and PATCH are retried after a response status only with `retry.retry_unsafe: true` or an idempotency key; after connect, DNS or TLS failures always.",
+                "POST and PATCH are retried after a response status only with `retry.retry_unsafe: true` or an idempotency key; after connect, DNS or TLS failures always. A GraphQL mutation is held to the same rule (queries and subscriptions are not): the operation run is the one `operation_name` names, else the document's only one; when that cannot be told, the document counts as a mutation if it has one.",
                 "`retry.retry_unsafe` lives in the retry object.",
                 "A 401 from the upstream under OAuth2 drops the cached token and resends once within the same attempt.",
                 "The circuit breaker counts 5xx, 408, 429, timeouts and connection failures as failures; other 4xx as successes.",

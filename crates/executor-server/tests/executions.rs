@@ -363,6 +363,39 @@ async fn post_is_not_retried_after_a_response_unless_allowed() {
 }
 
 #[tokio::test]
+async fn a_graphql_mutation_is_not_retried_after_a_response_unless_allowed() {
+    let (up, hits) = counting_upstream(|_| reply(503, "text/plain", "busy")).await;
+    let ex = Executor::start().await;
+    let attempts = |document: &str, operation: Option<&str>, retry_unsafe: bool| {
+        let mut task = json!({"type": "graphql", "endpoint": format!("http://{up}/graphql"),
+            "query": document, "retries": 1,
+            "retry": {"policy": "fixed", "delay": "1ms", "retry_unsafe": retry_unsafe}});
+        if let Some(name) = operation {
+            task["operation_name"] = json!(name);
+        }
+        let ex = &ex;
+        async move {
+            let record = ex
+                .post("/api/v1/execute?wait=true", &task.to_string())
+                .await
+                .json;
+            assert_eq!(record["status"], "failed", "{record}");
+            record["attempts"].as_array().unwrap().len()
+        }
+    };
+    let mutation = "mutation Add { add(name: \"x\") { id } }";
+    assert_eq!(attempts(mutation, None, false).await, 1);
+    assert_eq!(attempts(mutation, None, true).await, 2);
+    assert_eq!(attempts("query Get { user { id } }", None, false).await, 2);
+    // The operation run decides, in a document with both.
+    let both = "query Get { user { id } } mutation Add { add { id } }";
+    assert_eq!(attempts(both, Some("Get"), false).await, 2);
+    assert_eq!(attempts(both, Some("Add"), false).await, 1);
+    // Eight calls: under the ten after which the origin's default breaker may open.
+    assert_eq!(hits.load(Ordering::SeqCst), 1 + 2 + 2 + 2 + 1);
+}
+
+#[tokio::test]
 async fn post_is_retried_after_connection_refused() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

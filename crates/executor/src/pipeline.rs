@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use flunq_auth::Authenticator;
 use flunq_circuit::{Outcome, Rejected};
-use flunq_http_client::{Method, TraceContext};
+use flunq_http_client::TraceContext;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -198,15 +198,14 @@ fn retry_allowed(task: &PreparedTask, failure: &Failure, status_code: Option<u16
     {
         return false;
     }
-    // POST and PATCH are retried only when the request cannot have reached the
-    // upstream, unless the caller said retrying is safe.
-    let unsafe_method = match &task.call {
-        Call::Http(call) => call.method == Method::POST || call.method == Method::PATCH,
-        // A GraphQL mutation has the same risk; queries are POSTs too, but harmless.
-        Call::Graphql(_) => false,
+    // POST, PATCH and GraphQL mutations are retried only when the request cannot have
+    // reached the upstream, unless the caller said retrying is safe. (GraphQL queries
+    // are POSTs too, but harmless.)
+    let repeat_unsafe = match &task.call {
+        Call::Http(call) | Call::Graphql(call) => call.repeat_unsafe,
         Call::Database(_) => false,
     };
-    if unsafe_method && failure.may_have_reached {
+    if repeat_unsafe && failure.may_have_reached {
         return task.retry.retry_unsafe || task.idempotency_key.is_some();
     }
     true

@@ -4,6 +4,7 @@ pub mod config;
 pub(crate) mod config_secrets;
 pub mod duration;
 pub mod errors;
+pub(crate) mod graphql;
 pub mod input;
 pub mod placeholder;
 pub mod prepared;

@@ -68,6 +68,10 @@ pub struct HttpCall {
     pub follow_redirects: bool,
     /// How to decode the response body.
     pub response_format: ResponseFormat,
+    /// Whether sending it twice may do twice what it does: a `POST` or `PATCH`, a
+    /// GraphQL mutation. Retried after it may have reached the upstream only when the
+    /// task says that is safe (`retry.retry_unsafe`, an idempotency key).
+    pub repeat_unsafe: bool,
 }
 
 /// A PostgreSQL statement, ready to run.

@@ -414,6 +414,7 @@ fn http_call(
     }
     let response_format = input.response_format.unwrap_or_default();
     Some(HttpCall {
+        repeat_unsafe: method == Method::POST || method == Method::PATCH,
         method,
         url,
         headers,
@@ -469,6 +470,7 @@ fn graphql_call(
     };
     // graphql_client's `QueryBody` holds `&'static str` (documents known at compile
     // time); a task's document arrives at run time, so the same wire shape is built here.
+    let repeat_unsafe = super::graphql::runs_mutation(&query, input.operation_name.as_deref());
     let mut body = serde_json::Map::new();
     body.insert("query".into(), Value::String(query));
     if let Some(v) = variables {
@@ -497,6 +499,7 @@ fn graphql_call(
     }
     Some(HttpCall {
         method: Method::POST,
+        repeat_unsafe,
         url,
         headers,
         body,
