@@ -319,6 +319,23 @@ async fn if_match_list_replaces_when_any_listed_version_is_current() {
         stale.header("content-type"),
         Some("application/problem+json")
     );
+    // The precondition comes first: a stale version is a 412 whatever the body.
+    for body in [
+        r#"{"name": "listed", "timeout": 5}"#,
+        r#"{"name": "listed", "foo": 1}"#,
+        "[]",
+        "{bad",
+    ] {
+        let answer = ex
+            .call(Method::PUT, path, Some(body), &[("if-match", "\"2\"")])
+            .await;
+        assert_eq!(answer.status, 412, "{body}: {}", answer.text);
+        // With the current version, the body is what is wrong.
+        let answer = ex
+            .call(Method::PUT, path, Some(body), &[("if-match", "\"1\"")])
+            .await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.text);
+    }
     for (if_match, version) in [
         (&["\"7\", \"1\""][..], 2),
         // Optional whitespace and empty list elements (RFC 9110 §5.6.1).

@@ -792,7 +792,9 @@ impl Engine {
         body: &[u8],
         if_match: Option<&[u64]>,
     ) -> Result<Arc<StoredConfig>, ConfigError> {
-        let sent = parse_config_unchecked(body)?;
+        // Read before the body, so that a stale If-Match is a 412 whatever the body
+        // (RFC 9110 §13.2.2: preconditions come before the method's own checks).
+        let mut sent = None;
         let mut tries = 0;
         loop {
             tries += 1;
@@ -808,7 +810,10 @@ impl Engine {
                 }
                 .into());
             }
-            let mut input = sent.clone();
+            let mut input = match &sent {
+                Some(parsed) => ConfigInput::clone(parsed),
+                None => sent.insert(parse_config_unchecked(body)?).clone(),
+            };
             crate::model::config_secrets::keep_masked_secrets(&mut input, &current.input);
             crate::model::config_secrets::validate_config(&input)?;
             match self
