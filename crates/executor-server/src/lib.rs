@@ -95,23 +95,26 @@ pub fn router(engine: Engine, options: ServerOptions) -> Router {
                 .delete(routes::delete_config),
         )
         .route("/api/v1/openapi.json", get(routes::openapi));
-    // Without keys the API is open: no layer at all (it would cost every request a
-    // state clone and two boxed services for nothing).
-    let api = if state.api_keys.is_empty() {
-        api
-    } else {
-        api.layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_api_key,
-        ))
-    };
-    Router::new()
+    let router = Router::new()
         .merge(api)
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
         .fallback(routes::not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    // Without keys the API is open: no layer at all (it would cost every request a
+    // state clone and two boxed services for nothing). With keys, the layer covers the
+    // whole router, so that a path or method under /api/v1 that no route takes is a 401
+    // too, not a 404 or 405 that would tell a caller without a key what exists.
+    let router = if state.api_keys.is_empty() {
+        router
+    } else {
+        router.layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ))
+    };
+    router
         .layer(DefaultBodyLimit::max(options.max_request_bytes))
         .with_state(state)
 }
@@ -123,7 +126,17 @@ async fn method_not_allowed() -> Problem {
     )
 }
 
+/// Whether a path is the API's (`/api/v1` and below), which `API_KEYS` guards; the
+/// probes and the metrics stay open.
+fn is_api_path(path: &str) -> bool {
+    path.strip_prefix("/api/v1")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 async fn require_api_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !is_api_path(request.uri().path()) {
+        return next.run(request).await;
+    }
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -180,23 +180,33 @@ async fn api_keys_are_required_when_set() {
     let without = wrong_key(Method::GET, "/api/v1/executions").await;
     assert_eq!(without.status, 401);
     assert_eq!(without.header("www-authenticate"), Some("Bearer"));
-    // Every route under /api/v1 asks for a key, whatever the method; a path that is no
-    // route is a 404 without one, as any unknown path; a wrong method is a 405 once the
-    // key passes.
+    // Everything under /api/v1 asks for a key, whatever the method, routes or not: a
+    // caller without a key learns nothing of what exists. With the key, a path that is
+    // no route is a 404 and a wrong method a 405.
     for (method, path) in [
         (Method::POST, "/api/v1/execute"),
         (Method::POST, "/api/v1/executions/x/cancel"),
         (Method::GET, "/api/v1/configs/x"),
         (Method::GET, "/api/v1/openapi.json"),
+        (Method::GET, "/api/v1/nothing-here"),
+        (Method::GET, "/api/v1/configs/"),
+        (Method::GET, "/api/v1"),
+        (Method::DELETE, "/api/v1/execute"),
+        (Method::GET, "/api/v1/execute"),
     ] {
-        assert_eq!(wrong_key(method, path).await.status, 401, "{path}");
+        assert_eq!(
+            wrong_key(method.clone(), path).await.status,
+            401,
+            "{method} {path}"
+        );
     }
-    assert_eq!(
-        wrong_key(Method::GET, "/api/v1/nothing-here").await.status,
-        404
-    );
+    let unknown = ex.get("/api/v1/nothing-here").await;
+    assert_eq!(unknown.status, 404);
     let wrong_method = ex.call(Method::DELETE, "/api/v1/execute", None, &[]).await;
     assert_eq!(wrong_method.status, 405);
+    // Outside /api/v1 (even a path that begins with its letters), no key is asked.
+    assert_eq!(wrong_key(Method::GET, "/api/v1x").await.status, 404);
+    assert_eq!(wrong_key(Method::GET, "/nothing").await.status, 404);
     // Health and metrics stay open.
     assert_eq!(wrong_key(Method::GET, "/healthz").await.status, 200);
     assert_eq!(wrong_key(Method::GET, "/metrics").await.status, 200);
