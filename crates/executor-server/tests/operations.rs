@@ -64,6 +64,19 @@ async fn metrics_expose_the_listed_series() {
     }
     assert!(metrics.text.contains("status=\"failed\""));
     assert!(metrics.text.contains("class=\"5xx\""));
+    // Only a call that had to wait is a wait: the first execution's two attempts found
+    // their origin's permits at once, as did the first call of the limited config.
+    let waits: Vec<&str> = metrics
+        .text
+        .lines()
+        .filter(|l| l.starts_with("flunq_rate_limit_waits_total{"))
+        .collect();
+    assert_eq!(
+        waits,
+        ["flunq_rate_limit_waits_total{key=\"config:limited\"} 1"],
+        "{}",
+        metrics.text
+    );
 }
 
 #[tokio::test]

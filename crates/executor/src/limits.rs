@@ -13,7 +13,7 @@ use flunq_circuit::{
 };
 use flunq_ratelimit::redis::RedisRateLimiter;
 use flunq_ratelimit::{
-    Decision, Gcra, KeyedRateLimiter, MonotonicClock, Quota, RateLimitBackend,
+    Decision, Gcra, KeyedError, KeyedRateLimiter, MonotonicClock, Quota, RateLimitBackend,
     SlidingWindow as Window,
 };
 
@@ -130,21 +130,24 @@ impl Limiters {
         });
     }
 
-    /// Waits until `key` may make a call under `spec`; returns how long it waited.
-    /// Cancel-safe: dropping the future takes no permit.
-    pub async fn until_ready(&self, key: &Arc<str>, spec: &LimitSpec) -> Duration {
+    /// Waits until `key` may make a call under `spec`; returns how long it waited, or
+    /// `None` when the permit was there at once (no wait: the time to take it, a Redis
+    /// round trip included, is not one). Cancel-safe: dropping the future takes no
+    /// permit.
+    pub async fn until_ready(&self, key: &Arc<str>, spec: &LimitSpec) -> Option<Duration> {
         let started = tokio::time::Instant::now();
-        if let Some(shared) = self.shared.get()
-            && shared.until_ready(key, spec).await
-        {
-            return started.elapsed();
-        }
-        self.until_ready_here(key, spec).await;
-        started.elapsed()
+        let waited = match self.shared.get() {
+            Some(shared) => match shared.until_ready(key, spec).await {
+                Some(waited) => waited,
+                None => self.until_ready_here(key, spec).await,
+            },
+            None => self.until_ready_here(key, spec).await,
+        };
+        waited.then(|| started.elapsed())
     }
 
-    /// The in-memory limiters of this process.
-    async fn until_ready_here(&self, key: &Arc<str>, spec: &LimitSpec) {
+    /// The in-memory limiters of this process; whether the caller had to wait.
+    async fn until_ready_here(&self, key: &Arc<str>, spec: &LimitSpec) -> bool {
         match spec.algorithm {
             RateAlgorithm::TokenBucket => {
                 let limiter = get_or_insert(&self.buckets, spec.quota, |q| {
@@ -153,8 +156,9 @@ impl Limiters {
                         MonotonicClock::new(),
                     ))
                 });
-                if let Some(limiter) = limiter {
-                    let _ = limiter.until_key_ready(key).await;
+                match limiter {
+                    Some(limiter) => take_or_wait(&limiter, key).await,
+                    None => false,
                 }
             }
             RateAlgorithm::SlidingWindow => {
@@ -164,8 +168,9 @@ impl Limiters {
                         MonotonicClock::new(),
                     ))
                 });
-                if let Some(limiter) = limiter {
-                    let _ = limiter.until_key_ready(key).await;
+                match limiter {
+                    Some(limiter) => take_or_wait(&limiter, key).await,
+                    None => false,
                 }
             }
         }
@@ -173,23 +178,25 @@ impl Limiters {
 }
 
 impl SharedLimits {
-    /// Waits for a permit from Redis; `false` when Redis could not decide (the caller
-    /// falls back to the local limiter).
-    async fn until_ready(&self, key: &str, spec: &LimitSpec) -> bool {
-        let Some(limiter) = self.limiter(spec) else {
-            return false;
-        };
+    /// Waits for a permit from Redis: whether it had to wait, or `None` when Redis
+    /// could not decide (the caller falls back to the local limiter).
+    async fn until_ready(&self, key: &str, spec: &LimitSpec) -> Option<bool> {
+        let limiter = self.limiter(spec)?;
+        let mut waited = false;
         loop {
             match limiter.check(key, 1).await {
-                Ok(Decision::Allowed) => return true,
-                Ok(Decision::Limited { retry_after }) => tokio::time::sleep(retry_after).await,
+                Ok(Decision::Allowed) => return Some(waited),
+                Ok(Decision::Limited { retry_after }) => {
+                    waited = true;
+                    tokio::time::sleep(retry_after).await;
+                }
                 Err(e) => {
                     let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
                     if warned.is_none_or(|w| w.elapsed() > Duration::from_secs(10)) {
                         *warned = Some(std::time::Instant::now());
                         tracing::warn!(error = %e, "shared rate limit unavailable: limiting in this instance only");
                     }
-                    return false;
+                    return None;
                 }
             }
         }
@@ -221,6 +228,18 @@ impl SharedLimits {
             .entry(id)
             .or_insert_with(|| Arc::clone(&made));
         Some(made)
+    }
+}
+
+/// Takes a permit of `key` at once if there is one (`false`), else waits for it
+/// (`true`). A key the limiter cannot track is let through, as it always was.
+async fn take_or_wait<A: flunq_ratelimit::Algorithm>(limiter: &Keyed<A>, key: &Arc<str>) -> bool {
+    match limiter.check_key(key) {
+        Ok(()) | Err(KeyedError::TooManyKeys { .. } | KeyedError::InsufficientCapacity(_)) => false,
+        Err(KeyedError::Limited(_)) => {
+            let _ = limiter.until_key_ready(key).await;
+            true
+        }
     }
 }
 

@@ -264,7 +264,7 @@ async fn wait_turn(
                 )
             })?,
     };
-    if !waited.is_zero() {
+    if let Some(waited) = waited {
         shared.metrics.rate_limit_wait(&task.key, waited);
     }
     Ok(())
