@@ -94,6 +94,31 @@ async fn invalid_configs_name_the_field() {
             "circuit_breaker.failure_rate",
         ),
         (json!({"name": "a", "unknown": 1}), "unknown"),
+        // Auth and headers are checked when the config is stored, not by each task.
+        (
+            json!({"name": "a", "auth": {"type": "bearer"}}),
+            "auth.token",
+        ),
+        (
+            json!({"name": "a", "auth": {"type": "basic", "username": "u:x"}}),
+            "auth.username",
+        ),
+        // A placeholder the config's own secrets fill is checked with its value.
+        (
+            json!({"name": "a", "auth": {"type": "api_key", "name": "${n}", "value": "v"},
+                   "secrets": {"n": "not a header"}}),
+            "auth.name",
+        ),
+        (json!({"name": "a", "headers": {"X Y": "1"}}), "headers.X Y"),
+        (
+            json!({"name": "a", "headers": {"X-Y": "line\nbreak"}}),
+            "headers.X-Y",
+        ),
+        // A name that looks like a config id would be shadowed by the id.
+        (
+            json!({"name": "0192f3a4-5b6c-7d8e-9f00-112233445566"}),
+            "name",
+        ),
     ] {
         let answer = ex.post("/api/v1/configs", &body.to_string()).await;
         assert_eq!(answer.status, 400, "{body}: {}", answer.text);
@@ -105,6 +130,23 @@ async fn invalid_configs_name_the_field() {
             .collect();
         assert!(fields.iter().any(|f| f == field), "{body}: {fields:?}");
     }
+    // A key given twice.
+    let answer = ex
+        .post("/api/v1/configs", r#"{"name": "a", "name": "b"}"#)
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert_eq!(answer.json["errors"][0]["field"], "name", "{}", answer.text);
+    // Placeholders a task's inputs fill are checked with each task.
+    let later = json!({"name": "later", "auth": {"type": "bearer", "token": "${token}"},
+        "headers": {"X-Tenant": "${tenant}"}});
+    let stored = ex.post("/api/v1/configs", &later.to_string()).await;
+    assert_eq!(stored.status, 201, "{}", stored.text);
+    assert!(
+        ex.get("/api/v1/configs").await.json["items"]
+            .as_array()
+            .is_some_and(|items| items.len() == 1),
+        "nothing else was stored"
+    );
 }
 
 #[tokio::test]

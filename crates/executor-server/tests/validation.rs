@@ -78,6 +78,8 @@ async fn every_bad_input_is_refused_and_nothing_is_queued() {
         (json!({"type": "http", "url": "http://127.0.0.1/${missing}"}).to_string(), 400, Some("url")),
         (json!({"type": "http", "url": url, "config": "nope"}).to_string(), 400, Some("config")),
         (json!({"type": "graphql", "endpoint": url}).to_string(), 400, Some("query")),
+        (format!(r#"{{"type": "http", "url": "{url}", "url": "{url}"}}"#), 400, Some("url")),
+        (format!(r#"{{"type": "http", "url": "{url}", "retry": {{"delay": "1s", "delay": "2s"}}}}"#), 400, Some("retry.delay")),
         (json!({"type": "database", "query": "SELECT 1"}).to_string(), 400, Some("connection")),
         (json!({"type": "database", "connection": "host=/var/run/postgresql user=x", "query": "SELECT 1"}).to_string(), 400, Some("connection")),
         (json!({"type": "database", "connection": "postgres://u@127.0.0.1/db?options=-c%20statement_timeout%3D0", "query": "SELECT 1"}).to_string(), 400, Some("connection")),

@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime};
 use flunq_auth::OAuth2Cache;
 use flunq_http_client::{Client, EgressPolicy};
 use flunq_postgres::{Database, DatabaseOptions};
-use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -1316,19 +1315,25 @@ fn config_named(input: &TaskInput) -> Option<ConfigName<'_>> {
 }
 
 fn parse_task(body: &[u8]) -> Result<TaskInput, Invalid> {
+    parse_object(body)
+}
+
+/// A JSON object's body into its typed input, an error naming the field at fault.
+fn parse_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Invalid> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Invalid::field("", "the body is empty: send a JSON object"));
     }
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(Invalid::field("", "the body must be a JSON object"));
     }
-    // Straight from the bytes into the typed input: no intermediate JSON tree. Fields
-    // are tracked (for an error naming its field) only when the plain parse fails.
-    if let Ok(input) = serde_json::from_slice::<TaskInput>(body) {
+    // Straight from the bytes into the typed input: no intermediate JSON tree (which
+    // would also let a repeated key pass, the last one winning). Fields are tracked
+    // (for an error naming its field) only when the plain parse fails.
+    if let Ok(input) = serde_json::from_slice::<T>(body) {
         return Ok(input);
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let input: TaskInput = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let input: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         if e.inner().is_syntax() || e.inner().is_eof() {
             Invalid::field("", format!("malformed JSON: {}", e.inner()))
         } else {
@@ -1349,18 +1354,5 @@ fn parse_config(body: &[u8]) -> Result<ConfigInput, Invalid> {
 
 /// The config as sent, not yet validated.
 fn parse_config_unchecked(body: &[u8]) -> Result<ConfigInput, Invalid> {
-    let value = parse_object(body)?;
-    serde_path_to_error::deserialize(value).map_err(from_serde)
-}
-
-fn parse_object(body: &[u8]) -> Result<Value, Invalid> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Invalid::field("", "the body is empty: send a JSON object"));
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Invalid::field("", format!("malformed JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(Invalid::field("", "the body must be a JSON object"));
-    }
-    Ok(value)
+    parse_object(body)
 }

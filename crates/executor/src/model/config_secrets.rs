@@ -18,8 +18,14 @@ pub(crate) fn validate_config(input: &ConfigInput) -> Result<(), Invalid> {
         Some(name) if name.chars().any(char::is_control) => {
             errors.push("name", "must not contain control characters");
         }
+        // Configs are found by id or name, ids first: such a name could never be used.
+        Some(name) if uuid::Uuid::parse_str(name).is_ok() => {
+            errors.push("name", "must not have the form of a config id (a UUID)");
+        }
         Some(_) => {}
     }
+    validate_headers(input, &mut errors);
+    validate_auth(input, &mut errors);
     if let Some(base) = &input.base_url
         && !base.contains("${")
     {
@@ -53,6 +59,44 @@ pub(crate) fn validate_config(input: &ConfigInput) -> Result<(), Invalid> {
         errors.push("connection", e.to_string());
     }
     errors.finish(|| ())
+}
+
+/// Header names, and the values that hold no placeholder (those are checked with each
+/// task, once filled).
+fn validate_headers(input: &ConfigInput, errors: &mut Errors) {
+    for (name, value) in input.headers.iter().flatten() {
+        let field = format!("headers.{name}");
+        if http::HeaderName::from_bytes(name.trim().as_bytes()).is_err() {
+            errors.push(field, "is not a valid header name");
+        } else if !value.contains("${") && http::HeaderValue::from_str(value).is_err() {
+            errors.push(field, "is not a valid header value");
+        }
+    }
+}
+
+/// The auth object as each task would build it, when the config alone fills it: with
+/// no placeholder, or with placeholders its own `secrets` fill. One that needs a task's
+/// `inputs` is checked with each task. A `***` sent back by a `PUT` is checked against
+/// the stored value, by the caller, after it is put back.
+fn validate_auth(input: &ConfigInput, errors: &mut Errors) {
+    let Some(auth) = &input.auth else { return };
+    if auth
+        .secrets()
+        .into_iter()
+        .any(|(_, secret)| secret.is_some_and(|s| s.expose() == MASK))
+    {
+        return;
+    }
+    let no_inputs = serde_json::Map::new();
+    let mut resolver = super::placeholder::Resolver::new(&no_inputs, input.secrets.as_ref());
+    let mut unresolved = Errors::default();
+    let Some(resolved) = super::validate::resolve_auth(auth, &mut resolver, &mut unresolved) else {
+        return;
+    };
+    if let Err(e) = resolved.validate() {
+        let field = e.field().map_or_else(|| "auth".to_owned(), str::to_owned);
+        errors.push(field, e.to_string());
+    }
 }
 
 /// A connection string with its password replaced by `***`: the URL's password and a

@@ -122,6 +122,19 @@ pub fn from_serde(err: serde_path_to_error::Error<serde_json::Error>) -> Invalid
     let field = if path == "." { String::new() } else { path };
     let inner = err.into_inner();
     let message = clean_serde_message(&inner.to_string());
+    // A key given twice in one object: serde names it in the message, at the path of
+    // the object that holds it.
+    if let Some(name) = message
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        let field = if field.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{field}.{name}")
+        };
+        return Invalid::field(field, "is given more than once");
+    }
     if field.is_empty() {
         return Invalid::field("", message);
     }

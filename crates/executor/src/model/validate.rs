@@ -807,7 +807,9 @@ fn origin_of(call: &Call) -> String {
     }
 }
 
-fn resolve_auth(
+/// The auth object with its placeholders filled; `None` (the fields at fault in
+/// `errors`) when one has no value.
+pub(crate) fn resolve_auth(
     auth: &AuthConfig,
     resolver: &mut Resolver<'_>,
     errors: &mut Errors,
