@@ -79,6 +79,7 @@ pub fn document() -> Value {
                 "`retry.retry_unsafe` lives in the retry object.",
                 "A 401 from the upstream under OAuth2 drops the cached token and resends once within the same attempt.",
                 "The circuit breaker counts 5xx, 408, 429, timeouts and connection failures as failures; other 4xx as successes.",
+                "An attempt an open circuit refuses (kind `circuit_open`) is not retried: it is not in API.md's list of what is retried, and the breaker is there to fail fast while the upstream is down.",
                 "Tasks without a config get a breaker per origin: 50% failures over 60s after 10 calls, open 30s, 3 probes.",
                 "GET /api/v1/executions: `limit` 1..1000, default 50; `next` is the cursor of the following page; a `cursor` that is not one is a 400.",
                 "A query parameter of a route given more than once (`?status=failed&status=succeeded`), or a path segment that is not UTF-8 once percent-decoded (`/api/v1/executions/%FF`), is a 400 problem naming the parameter in `errors`. Parameters no route reads are ignored, repeated or not.",

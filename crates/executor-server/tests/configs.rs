@@ -231,6 +231,19 @@ async fn a_breaker_opens_and_refuses_without_touching_the_upstream() {
     let refused = ex.post("/api/v1/execute?wait=true", &task).await.json;
     assert_eq!(refused["error"]["kind"], "circuit_open", "{refused}");
     assert_eq!(hits.load(Ordering::SeqCst), 3);
+    // An open circuit fails fast: not retried, whatever the retries left.
+    let with_retries =
+        json!({"type": "http", "config": "flaky", "url": "/x", "retries": 3}).to_string();
+    let refused = ex
+        .post("/api/v1/execute?wait=true", &with_retries)
+        .await
+        .json;
+    assert_eq!(refused["error"]["kind"], "circuit_open", "{refused}");
+    assert_eq!(
+        refused["attempts"].as_array().unwrap().len(),
+        1,
+        "{refused}"
+    );
     assert!(ex.get("/metrics").await.text.contains("circuit_state"));
     // After `open_for`, one probe goes through; it fails and the breaker opens again.
     tokio::time::sleep(Duration::from_millis(350)).await;
