@@ -137,12 +137,25 @@ impl Masker {
     /// strings and where they stand as a token of their own (not next to a letter or a
     /// digit: `/x/abc`, `k=abc&`), not inside longer words, so `"1"` does not blank
     /// every digit.
+    ///
+    /// A value that URL encoding changes is also hidden in its encoded forms (form
+    /// encoding, `a+b%2F`, and percent encoding, `a%20b%2F`): an upstream that echoes
+    /// the query string or a form body shows it so.
     pub fn add(&mut self, secret: &str) {
-        if !secret.is_empty() && !self.needles.iter().any(|n| n == secret) {
-            self.needles.push(secret.to_owned());
-            // Longest first, so a secret containing another is masked whole.
-            self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        if secret.is_empty() || self.needles.iter().any(|n| n == secret) {
+            return;
         }
+        self.needles.push(secret.to_owned());
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        if form != secret {
+            let percent = form.replace('+', "%20");
+            if percent != form {
+                self.needles.push(percent);
+            }
+            self.needles.push(form);
+        }
+        // Longest first, so a secret containing another is masked whole.
+        self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
     }
 
     /// Whether nothing is to be masked.
@@ -264,6 +277,25 @@ fn find_all(hay: &[u8], needle: &[u8], whole_token: bool) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_hidden_in_its_url_encoded_forms_too() {
+        let mut masker = Masker::default();
+        masker.add("Sp ec/ia\"l&ch=1+\u{e9}");
+        assert_eq!(
+            masker.mask_text("q=Sp+ec%2Fia%22l%26ch%3D1%2B%C3%A9&x=1"),
+            "q=***&x=1"
+        );
+        assert_eq!(
+            masker.mask_text("/p/Sp%20ec%2Fia%22l%26ch%3D1%2B%C3%A9"),
+            "/p/***"
+        );
+        assert_eq!(masker.mask_text("Sp ec/ia\"l&ch=1+\u{e9}"), "***");
+        // A value encoding leaves as it is adds no other form.
+        let mut plain = Masker::default();
+        plain.add("token-123");
+        assert_eq!(plain.needles, ["token-123"]);
+    }
 
     fn inputs() -> Map<String, Value> {
         serde_json::from_str(r#"{"id": 7, "name": "Ada", "flag": true}"#).unwrap()
