@@ -231,7 +231,7 @@ pub fn document() -> Value {
             "/readyz": {"get": {"summary": "Ready to take work", "security": [],
                 "responses": {"200": {"description": "Ready"}, "503": problem("Shutting down, or Redis out of reach")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
-                "responses": {"200": {"description": "Text exposition format"}}}}
+                "responses": {"200": {"description": "The Prometheus text format (0.0.4); OpenMetrics 1.0 when the Accept header asks for application/openmetrics-text", "content": {"text/plain; version=0.0.4": {}, "application/openmetrics-text; version=1.0.0": {}}}}}}
         }
     })
 }

@@ -258,13 +258,65 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    let mut response = state.engine.render_metrics().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
+/// The metrics in the Prometheus text format (0.0.4), or in OpenMetrics for a scraper
+/// that asks for it (`Accept: application/openmetrics-text`, as Prometheus does).
+pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let openmetrics = state.engine.render_metrics();
+    let wants_openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let (body, content_type) = if wants_openmetrics {
+        (
+            openmetrics,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )
+    } else {
+        (
+            prometheus_text(&openmetrics),
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
+    };
+    let mut response = body.into_response();
     response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// OpenMetrics text as the Prometheus text format reads it: a counter's `HELP` and
+/// `TYPE` name its samples (`flunq_executions_total`, where OpenMetrics names the family
+/// `flunq_executions`), and no `# EOF` or `# UNIT` lines.
+fn prometheus_text(openmetrics: &str) -> String {
+    let mut counters: Vec<&str> = Vec::new();
+    for line in openmetrics.lines() {
+        if let Some(name) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|rest| rest.strip_suffix(" counter"))
+        {
+            counters.push(name);
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let described = ["# HELP ", "# TYPE "].into_iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match described {
+            Some(renamed) => out.push_str(&renamed),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 pub(crate) async fn openapi() -> Response {
@@ -473,4 +525,22 @@ fn store_problem(err: flunq_executor::store::StoreError) -> Problem {
 
 fn short(s: &str) -> String {
     s.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prometheus_text;
+
+    #[test]
+    fn openmetrics_counters_are_named_by_their_samples_in_prometheus_text() {
+        let openmetrics = "# HELP flunq_retries Retries.\n# TYPE flunq_retries counter\n\
+            flunq_retries_total{type=\"http\"} 2\n# HELP flunq_in_flight In flight.\n\
+            # TYPE flunq_in_flight gauge\nflunq_in_flight 1\n# UNIT flunq_x seconds\n# EOF\n";
+        assert_eq!(
+            prometheus_text(openmetrics),
+            "# HELP flunq_retries_total Retries.\n# TYPE flunq_retries_total counter\n\
+             flunq_retries_total{type=\"http\"} 2\n# HELP flunq_in_flight In flight.\n\
+             # TYPE flunq_in_flight gauge\nflunq_in_flight 1\n"
+        );
+    }
 }

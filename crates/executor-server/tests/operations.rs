@@ -45,6 +45,37 @@ async fn metrics_expose_the_listed_series() {
     }
     let metrics = ex.get("/metrics").await;
     assert_eq!(metrics.status, 200);
+    // The Prometheus text format by default; OpenMetrics for a scraper that asks.
+    assert_eq!(
+        metrics.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(
+        metrics
+            .text
+            .contains("# TYPE flunq_executions_total counter"),
+        "{}",
+        metrics.text
+    );
+    assert!(!metrics.text.contains("# EOF"));
+    let open = ex
+        .call(
+            flunq_http_client::Method::GET,
+            "/metrics",
+            None,
+            &[(
+                "accept",
+                "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+            )],
+        )
+        .await;
+    assert!(
+        open.header("content-type")
+            .is_some_and(|t| t.starts_with("application/openmetrics-text")),
+        "{:?}",
+        open.header("content-type")
+    );
+    assert!(open.text.trim_end().ends_with("# EOF"), "{}", open.text);
     for series in [
         "flunq_executions_total{",
         "flunq_execution_duration_seconds_bucket{",
