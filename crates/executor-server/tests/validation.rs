@@ -136,11 +136,22 @@ async fn default_policy_refuses_literal_private_addresses_with_422() {
         assert_eq!(answer.status, 422, "{url}: {}", answer.text);
         assert_eq!(answer.json["errors"][0]["field"], "url");
     }
-    let db = json!({"type": "database", "connection": "postgres://postgres@127.0.0.1/test", "query": "SELECT 1"});
-    assert_eq!(
-        ex.post("/api/v1/execute", &db.to_string()).await.status,
-        422
-    );
+    for connection in [
+        "postgres://postgres@127.0.0.1/test",
+        "postgres://postgres@[::1]/test",
+        "host=10.1.2.3 user=postgres dbname=test",
+    ] {
+        let db = json!({"type": "database", "connection": connection, "query": "SELECT 1"});
+        let answer = ex.post("/api/v1/execute", &db.to_string()).await;
+        assert_eq!(answer.status, 422, "{connection}: {}", answer.text);
+        assert_eq!(answer.json["errors"][0]["field"], "connection");
+    }
+    // `hostaddr` is the address dialed: it is the one checked, whatever `host` says.
+    let open_loopback = Executor::start().await;
+    let db = json!({"type": "database", "query": "SELECT 1",
+        "connection": "postgres://postgres@127.0.0.1/test?hostaddr=10.0.0.5"});
+    let answer = open_loopback.post("/api/v1/execute", &db.to_string()).await;
+    assert_eq!(answer.status, 422, "{}", answer.text);
     assert_eq!(
         ex.get("/api/v1/executions").await.json["items"]
             .as_array()

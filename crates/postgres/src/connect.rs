@@ -16,15 +16,29 @@ pub(crate) fn precheck(
     policy: &EgressPolicy,
     target: &ConnectionTarget,
 ) -> Result<HostVerdict, DatabaseError> {
-    let denied = || DatabaseError::EgressDenied {
-        host: target.host().to_owned(),
-    };
     match target.hostaddr() {
+        // The address dialed, whatever `host` says: the one the error names.
         Some(addr) => policy
             .check_ip(addr)
             .map(|()| HostVerdict::AllowedAddress)
-            .map_err(|_| denied()),
-        None => policy.check_name(target.host()).map_err(|_| denied()),
+            .map_err(|_| DatabaseError::EgressDenied {
+                host: addr.to_string(),
+            }),
+        None => policy
+            .check_name(target.host())
+            .map_err(|_| DatabaseError::EgressDenied {
+                host: target.host().to_owned(),
+            }),
+    }
+}
+
+impl ConnectionTarget {
+    /// The egress check that needs no DNS lookup: `hostaddr` or an address literal
+    /// against the policy, a host name against its allowlist and `localhost`. A caller
+    /// that validates tasks refuses such a target before it runs; a name that passes is
+    /// still checked on every address it resolves to, when connecting.
+    pub fn egress_precheck(&self, policy: &EgressPolicy) -> Result<(), DatabaseError> {
+        precheck(policy, self).map(drop)
     }
 }
 
@@ -127,5 +141,24 @@ pub(crate) fn from_connect_error(
             code: Some(db.code().code().to_owned()),
         },
         None => connect_error(target, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_hostaddr_is_named_not_the_host() {
+        let policy = EgressPolicy::from_allowlist("127.0.0.0/8").unwrap();
+        let target =
+            ConnectionTarget::parse("postgres://u@127.0.0.1/db?hostaddr=10.0.0.5").unwrap();
+        let err = target.egress_precheck(&policy).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "connection to 10.0.0.5 denied by the egress policy"
+        );
+        let plain = ConnectionTarget::parse("postgres://u@127.0.0.1/db").unwrap();
+        assert!(plain.egress_precheck(&policy).is_ok());
     }
 }

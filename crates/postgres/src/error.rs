@@ -48,7 +48,8 @@ pub enum DatabaseError {
     /// The egress policy refused the database host (or an address it resolved to).
     #[error("connection to {host} denied by the egress policy")]
     EgressDenied {
-        /// The host as the connection string names it.
+        /// The host as the connection string names it, or its `hostaddr` when that is
+        /// the address refused.
         host: String,
     },
 

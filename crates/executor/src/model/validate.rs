@@ -553,14 +553,9 @@ fn database_call(
             return None;
         }
     };
-    // A literal address is checked now (422); a name is checked on every address it
-    // resolves to, when the statement runs.
-    let host = target.host().trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        if defaults.egress.check_ip(ip).is_err() {
-            errors.refuse("connection", "database host denied by the egress policy");
-        }
-    } else if defaults.egress.check_name(host).is_err() {
+    // A literal address (or `hostaddr`) is checked now (422); a name is checked on
+    // every address it resolves to, when the statement runs.
+    if target.egress_precheck(&defaults.egress).is_err() {
         errors.refuse("connection", "database host denied by the egress policy");
     }
     let max_rows = input.max_rows.unwrap_or(DEFAULT_MAX_ROWS);
