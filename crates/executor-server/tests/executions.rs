@@ -689,6 +689,60 @@ async fn xml_and_form_bodies_are_encoded_and_decoded() {
     );
 }
 
+#[tokio::test]
+async fn response_format_overrides_the_content_type() {
+    // Each path answers a body under a content type.
+    let up = upstream(|req: hyper::Request<hyper::body::Incoming>| async move {
+        match req.uri().path() {
+            "/json-as-text" => reply(200, "text/plain", r#"{"id": 7}"#),
+            "/xml" => reply(200, "application/xml", "<user><id>7</id></user>"),
+            "/html" => reply(502, "text/html", "<h1>Bad gateway</h1>"),
+            "/bytes" => reply(200, "application/json", vec![0xff_u8, 0x00, 0x9c]),
+            _ => json_reply(200, &json!({"id": 7})),
+        }
+    })
+    .await;
+    let ex = Executor::start().await;
+    let body_of = |path: &str, format: Option<&str>| {
+        let mut task = json!({"type": "http", "url": format!("http://{up}{path}"), "retries": 0});
+        if let Some(format) = format {
+            task["response_format"] = json!(format);
+        }
+        let ex = &ex;
+        async move {
+            let record = ex
+                .post("/api/v1/execute?wait=true", &task.to_string())
+                .await
+                .json;
+            record["result"]["body"].clone()
+        }
+    };
+    assert_eq!(body_of("/json", None).await, json!({"id": 7}));
+    assert_eq!(body_of("/json-as-text", None).await, json!(r#"{"id": 7}"#));
+    assert_eq!(
+        body_of("/json-as-text", Some("json")).await,
+        json!({"id": 7})
+    );
+    assert_eq!(body_of("/json", Some("text")).await, json!(r#"{"id":7}"#));
+    assert_eq!(body_of("/xml", None).await, json!({"user": {"id": "7"}}));
+    assert_eq!(
+        body_of("/json", Some("base64")).await,
+        json!({"base64": "eyJpZCI6N30="})
+    );
+    // A body that is not what `response_format` says is kept, with the reason.
+    let html = body_of("/html", Some("json")).await;
+    assert_eq!(html["text"], "<h1>Bad gateway</h1>", "{html}");
+    assert!(
+        html["decode_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{html}"
+    );
+    let bytes = body_of("/bytes", Some("json")).await;
+    assert_eq!(bytes["base64"], "/wCc", "{bytes}");
+    assert!(bytes["decode_error"].is_string(), "{bytes}");
+    // Under `auto`, a body its content type does not describe comes back as base64.
+    assert_eq!(body_of("/bytes", None).await, json!({"base64": "/wCc"}));
+}
+
 /// Attempt start times of one execution, from its record.
 fn gaps(record: &Value) -> Vec<Duration> {
     let starts: Vec<std::time::SystemTime> = record["attempts"]

@@ -164,7 +164,7 @@ fn classify_response(call: &HttpCall, response: &Response) -> AttemptResult {
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let body = flunq_transform::decode(response.body(), content_type, call.response_format)
-        .unwrap_or_else(|e| json!({ "decode_error": e.to_string() }));
+        .unwrap_or_else(|e| undecodable(response.body(), &e.to_string()));
     let result = http_result(response, body);
     if response.status().is_success() {
         return AttemptResult::success(result, Some(status));
@@ -197,6 +197,20 @@ fn classify_response(call: &HttpCall, response: &Response) -> AttemptResult {
             retry_after,
             breaker,
         }),
+    }
+}
+
+/// A body that does not decode as asked: why, and the body itself (as text when it is
+/// UTF-8, else as base64), so that an HTML error page under `response_format: json` is
+/// still there to read.
+fn undecodable(body: &[u8], reason: &str) -> Value {
+    match std::str::from_utf8(body) {
+        Ok(text) => json!({ "decode_error": reason, "text": text }),
+        Err(_) => {
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(body);
+            json!({ "decode_error": reason, "base64": encoded })
+        }
     }
 }
 
