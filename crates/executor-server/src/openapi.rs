@@ -55,6 +55,7 @@ pub fn document() -> Value {
             "description": "Runs HTTP, GraphQL and PostgreSQL tasks with timeouts, retries, circuit breakers, rate limits and authentication.",
             "x-decisions": [
                 "With API_KEYS set, every request under /api/v1 without one of the keys is a 401, paths no route takes and methods a route does not take included (a caller without a key learns nothing of what exists); /healthz, /readyz and /metrics stay open.",
+                "Placeholders are replaced as text: in `url` and `endpoint` a value goes in as it is, not percent-encoded (it may be a path or a whole URL); a value for a query parameter belongs in `query`, which is encoded.",
                 "A task naming an unknown `config` is a 400 with field `config`.",
                 "A task naming a config that has a `base_url` may give a relative `url`/`endpoint` (joined to it as a directory) or an absolute one on the same origin (scheme, host and port); an absolute one on another origin is a 400 naming the field, so that the config's auth, headers and secrets never reach another host. A config without `base_url` applies to whatever URL the task gives.",
                 "A problem about the body as a whole (malformed JSON, an empty body, not a JSON object) has no `errors`: no field is at fault, and its `detail` says what is wrong.",
