@@ -441,6 +441,76 @@ async fn an_attempt_timeout_above_30s_is_the_tasks() {
     );
 }
 
+/// `retry.max_elapsed` bounds the whole execution, a running attempt included: an
+/// attempt whose `timeout` reaches past it is cut when it ends, and no further attempt
+/// starts. Paused time.
+#[tokio::test(start_paused = true)]
+async fn max_elapsed_cuts_a_running_attempt() {
+    let up = upstream(|_req| async {
+        std::future::pending::<()>().await;
+        reply(200, "text/plain", "never")
+    })
+    .await;
+    let engine = flunq_executor::Engine::in_memory(support::loopback_options()).unwrap();
+    let workers = engine.clone();
+    tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
+    let task = json!({"type": "http", "url": format!("http://{up}/"), "timeout": "1500ms",
+        "retries": 5, "retry": {"policy": "fixed", "delay": "100ms", "max_elapsed": "2s"}});
+    let started = tokio::time::Instant::now();
+    let done = engine
+        .submit_and_wait(task.to_string().as_bytes(), None, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .record;
+    let took = started.elapsed();
+    assert_eq!(done.status, Status::Failed);
+    assert_eq!(done.error.as_ref().unwrap().kind.as_str(), "timeout");
+    // 1.5 s, 0.1 s of delay, then the 0.4 s left: two attempts, 2 s in all.
+    let attempts: Vec<u64> = done.attempts.iter().map(|a| a.duration_ms).collect();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert!((1_500..1_510).contains(&attempts[0]), "{attempts:?}");
+    assert!((395..410).contains(&attempts[1]), "{attempts:?}");
+    assert!(took <= Duration::from_millis(2_050), "{took:?}");
+}
+
+#[tokio::test]
+async fn max_response_bytes_bounds_and_decodes_large_bodies() {
+    const MIB: usize = 1024 * 1024;
+    let up = upstream(|req: hyper::Request<hyper::body::Incoming>| async move {
+        let size: usize = req.uri().query().unwrap().parse().unwrap();
+        reply(200, "text/plain", "a".repeat(size))
+    })
+    .await;
+    // Above the decoder's own default of 10 MiB.
+    let options = flunq_executor::EngineOptions {
+        max_response_bytes: 12 * MIB,
+        ..support::loopback_options()
+    };
+    let engine = flunq_executor::Engine::in_memory(options).unwrap();
+    let workers = engine.clone();
+    tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
+    let run = |size: usize| {
+        let task = json!({"type": "http", "url": format!("http://{up}/?{size}"), "retries": 0});
+        let engine = engine.clone();
+        async move {
+            engine
+                .submit_and_wait(task.to_string().as_bytes(), None, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .record
+        }
+    };
+    let fits = run(11 * MIB).await;
+    assert_eq!(fits.status, Status::Succeeded);
+    let body = &fits.result.as_ref().unwrap()["body"];
+    assert_eq!(body.as_str().map(str::len), Some(11 * MIB), "decoded whole");
+    let over = run(13 * MIB).await;
+    assert_eq!(over.status, Status::Failed);
+    let error = over.error.as_ref().unwrap();
+    assert_eq!(error.kind.as_str(), "response_too_large", "{error:?}");
+    assert_eq!(over.attempts.len(), 1, "not retried");
+}
+
 #[tokio::test]
 async fn attempt_timeout_fails_with_kind_timeout() {
     let up = upstream(|_req| async {

@@ -49,11 +49,29 @@ pub(crate) async fn run(
             return finish(record, Status::Failed, None, error, &task);
         }
     }
+    let max_elapsed = task.retry.policy.max_elapsed();
+    let ends = max_elapsed.and_then(|limit| deadline(started, limit));
     loop {
         number += 1;
         if let Err(error) = wait_turn(shared, &task, started).await {
             return finish(record, Status::Failed, None, Some(error), &task);
         }
+        // `retry.max_elapsed` bounds the whole execution: an attempt gets the time left
+        // when that is less than its `timeout`, and none starts once it is over.
+        let limit = match ends.map(|end| end.saturating_duration_since(Instant::now())) {
+            Some(left) if left.is_zero() => {
+                let error = ExecError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "`retry.max_elapsed` ({}) ran out before attempt {number}",
+                        crate::model::duration::format_duration(max_elapsed.unwrap_or_default())
+                    ),
+                );
+                return finish(record, Status::Failed, None, Some(error), &task);
+            }
+            Some(left) => task.timeout.min(left),
+            None => task.timeout,
+        };
         let attempt_started = SystemTime::now();
         let clock = Instant::now();
         slot.in_flight = Some(crate::engine::InFlight {
@@ -68,7 +86,7 @@ pub(crate) async fn run(
                 Some(Ok(permit)) => Some(permit),
                 None => None,
             };
-            let result = Box::pin(attempt(shared, &task, auth, &trace)).await;
+            let result = Box::pin(attempt(shared, &task, auth, &trace, limit)).await;
             if let Some(permit) = permit {
                 permit.record(match result.breaker_verdict() {
                     BreakerVerdict::Success => Outcome::Success,
@@ -152,18 +170,27 @@ pub(crate) async fn run(
     }
 }
 
+/// The end of `limit` from `started`; `None` if the clock cannot represent it (API
+/// durations are at most a year, so only in theory): no deadline then.
+fn deadline(started: Instant, limit: Duration) -> Option<Instant> {
+    started.checked_add(limit)
+}
+
+/// One attempt under `limit`: the task's `timeout`, or less when `retry.max_elapsed`
+/// ends sooner.
 async fn attempt(
     shared: &Shared,
     task: &PreparedTask,
     auth: Option<&Authenticator>,
     trace: &TraceContext,
+    limit: Duration,
 ) -> AttemptResult {
     let ctx = runner::HttpContext {
         client: &shared.client,
         auth,
         max_response_bytes: shared.options.max_response_bytes,
         trace: Some(trace),
-        timeout: task.timeout,
+        timeout: limit,
     };
     let run = async {
         match &task.call {
@@ -172,19 +199,19 @@ async fn attempt(
             // Boxed: the database runner's future is three times the HTTP runner's,
             // and every attempt's future (boxed itself) would be that large.
             Call::Database(call) => {
-                Box::pin(runner::run_database(call, &shared.database, task.timeout)).await
+                Box::pin(runner::run_database(call, &shared.database, limit)).await
             }
         }
     };
     // The database runner bounds the statement itself (server side, then client side,
     // a little later); this bound is the attempt's, for every type.
-    let limit = match task.call {
-        Call::Database(_) => task.timeout + Duration::from_secs(1),
-        _ => task.timeout,
+    let outer = match task.call {
+        Call::Database(_) => limit.saturating_add(Duration::from_secs(1)),
+        _ => limit,
     };
-    match tokio::time::timeout(limit, run).await {
+    match tokio::time::timeout(outer, run).await {
         Ok(result) => result,
-        Err(_) => AttemptResult::failed(runner::timeout_failure(task.timeout)),
+        Err(_) => AttemptResult::failed(runner::timeout_failure(limit)),
     }
 }
 
@@ -252,20 +279,23 @@ async fn wait_turn(
         return Ok(());
     };
     let turn = shared.limiters.until_ready(&task.key, spec);
-    let waited = match task.retry.policy.max_elapsed() {
+    let bound = task
+        .retry
+        .policy
+        .max_elapsed()
+        .and_then(|limit| Some((limit, deadline(started, limit)?)));
+    let waited = match bound {
         None => turn.await,
-        Some(limit) => tokio::time::timeout_at(started + limit, turn)
-            .await
-            .map_err(|_| {
-                ExecError::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "still waiting for the rate limit when `retry.max_elapsed` ({}) ran \
+        Some((limit, deadline)) => tokio::time::timeout_at(deadline, turn).await.map_err(|_| {
+            ExecError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "still waiting for the rate limit when `retry.max_elapsed` ({}) ran \
                          out; no request was sent",
-                        crate::model::duration::format_duration(limit)
-                    ),
-                )
-            })?,
+                    crate::model::duration::format_duration(limit)
+                ),
+            )
+        })?,
     };
     if let Some(waited) = waited {
         shared.metrics.rate_limit_wait(&task.key, waited);

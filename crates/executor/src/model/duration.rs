@@ -25,15 +25,24 @@ impl ApiDuration {
                 "\"{trimmed}\" has no unit: write a duration such as \"{trimmed}s\" or \"{trimmed}ms\""
             ));
         }
-        humantime::parse_duration(trimmed)
-            .map(ApiDuration)
-            .map_err(|e| {
-                format!(
-                    "\"{}\" is not a duration ({e}); expected e.g. \"250ms\", \"30s\", \"5m\"",
-                    shorten(trimmed)
-                )
-            })
+        let parsed = humantime::parse_duration(trimmed).map_err(|e| {
+            format!(
+                "\"{}\" is not a duration ({e}); expected e.g. \"250ms\", \"30s\", \"5m\"",
+                shorten(trimmed)
+            )
+        })?;
+        if parsed > Self::MAX {
+            return Err(format!(
+                "\"{}\" is longer than the longest duration the API takes, 365 days",
+                shorten(trimmed)
+            ));
+        }
+        Ok(ApiDuration(parsed))
     }
+
+    /// The longest duration the API takes: a year. Longer ones mean nothing for a
+    /// call or a wait, and would overflow the clock arithmetic of deadlines.
+    pub const MAX: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
     /// The duration.
     pub fn get(self) -> Duration {
@@ -131,6 +140,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("bare number"), "{err}");
+        // Beyond a year: refused (a deadline that far would overflow the clock).
+        for long in ["366d", "5000000000000000h", "18446744073709551615s"] {
+            let err = ApiDuration::parse(long).unwrap_err();
+            assert!(err.contains("365 days"), "{long}: {err}");
+            assert!(serde_json::from_str::<ApiDuration>(&format!("\"{long}\"")).is_err());
+        }
+        assert_eq!(ApiDuration::parse("365d").unwrap().get(), ApiDuration::MAX);
     }
 
     #[test]

@@ -27,7 +27,8 @@ pub(crate) struct HttpContext<'a> {
 pub(crate) async fn run_http(call: &HttpCall, ctx: &HttpContext<'_>) -> AttemptResult {
     match send(call, ctx).await {
         Ok((response, credential)) => {
-            hide_credential(classify_response(call, &response), credential.as_ref())
+            let result = classify_response(call, &response, ctx.max_response_bytes);
+            hide_credential(result, credential.as_ref())
         }
         Err(failure) => AttemptResult::failed(failure),
     }
@@ -37,7 +38,8 @@ pub(crate) async fn run_http(call: &HttpCall, ctx: &HttpContext<'_>) -> AttemptR
 pub(crate) async fn run_graphql(call: &HttpCall, ctx: &HttpContext<'_>) -> AttemptResult {
     match send(call, ctx).await {
         Ok((response, credential)) => {
-            hide_credential(graphql_result(call, &response), credential.as_ref())
+            let result = graphql_result(call, &response, ctx.max_response_bytes);
+            hide_credential(result, credential.as_ref())
         }
         Err(failure) => AttemptResult::failed(failure),
     }
@@ -61,10 +63,10 @@ fn hide_credential(mut attempt: AttemptResult, credential: Option<&Secret>) -> A
     attempt
 }
 
-fn graphql_result(call: &HttpCall, response: &Response) -> AttemptResult {
+fn graphql_result(call: &HttpCall, response: &Response, max_bytes: usize) -> AttemptResult {
     let status = response.status().as_u16();
     if !response.status().is_success() {
-        return classify_response(call, response);
+        return classify_response(call, response, max_bytes);
     }
     let parsed: Value = match serde_json::from_slice(response.body()) {
         Ok(v) => v,
@@ -157,14 +159,25 @@ async fn send(
     }
 }
 
-fn classify_response(call: &HttpCall, response: &Response) -> AttemptResult {
+/// The attempt's outcome from the response; bodies up to `max_bytes`
+/// (`MAX_RESPONSE_BYTES`, which the client enforced already) are decoded.
+fn classify_response(call: &HttpCall, response: &Response, max_bytes: usize) -> AttemptResult {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let body = flunq_transform::decode(response.body(), content_type, call.response_format)
-        .unwrap_or_else(|e| undecodable(response.body(), &e.to_string()));
+    let limits = flunq_transform::Limits {
+        max_bytes,
+        ..flunq_transform::Limits::DEFAULT
+    };
+    let body = flunq_transform::decode_with_limits(
+        response.body(),
+        content_type,
+        call.response_format,
+        limits,
+    )
+    .unwrap_or_else(|e| undecodable(response.body(), &e.to_string()));
     let result = http_result(response, body);
     if response.status().is_success() {
         return AttemptResult::success(result, Some(status));
