@@ -412,6 +412,14 @@ async fn post_is_retried_after_connection_refused() {
     assert_eq!(record["attempts"].as_array().unwrap().len(), 3);
 }
 
+/// An in-memory engine on `options`, its workers running, without the HTTP layer.
+fn running_engine(options: flunq_executor::EngineOptions) -> flunq_executor::Engine {
+    let engine = flunq_executor::Engine::in_memory(options).unwrap();
+    let workers = engine.clone();
+    tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
+    engine
+}
+
 /// A task's `timeout` above the HTTP client's own default (30 s) holds: the attempt
 /// ends at 45 s, not 30. Paused time: the clock jumps to each timer.
 #[tokio::test(start_paused = true)]
@@ -421,9 +429,7 @@ async fn an_attempt_timeout_above_30s_is_the_tasks() {
         reply(200, "text/plain", "never")
     })
     .await;
-    let engine = flunq_executor::Engine::in_memory(support::loopback_options()).unwrap();
-    let workers = engine.clone();
-    tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
+    let engine = running_engine(support::loopback_options());
     let task = json!({"type": "http", "url": format!("http://{up}/"), "timeout": "45s",
         "retries": 0});
     let done = engine
@@ -451,9 +457,7 @@ async fn max_elapsed_cuts_a_running_attempt() {
         reply(200, "text/plain", "never")
     })
     .await;
-    let engine = flunq_executor::Engine::in_memory(support::loopback_options()).unwrap();
-    let workers = engine.clone();
-    tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
+    let engine = running_engine(support::loopback_options());
     let task = json!({"type": "http", "url": format!("http://{up}/"), "timeout": "1500ms",
         "retries": 5, "retry": {"policy": "fixed", "delay": "100ms", "max_elapsed": "2s"}});
     let started = tokio::time::Instant::now();
@@ -486,9 +490,7 @@ async fn max_response_bytes_bounds_and_decodes_large_bodies() {
         max_response_bytes: 12 * MIB,
         ..support::loopback_options()
     };
-    let engine = flunq_executor::Engine::in_memory(options).unwrap();
-    let workers = engine.clone();
-    tokio::spawn(async move { workers.run(Duration::from_secs(5)).await });
+    let engine = running_engine(options);
     let run = |size: usize| {
         let task = json!({"type": "http", "url": format!("http://{up}/?{size}"), "retries": 0});
         let engine = engine.clone();
