@@ -160,3 +160,41 @@ async fn a_syntax_error_is_not_retried() {
             .contains("42601")
     );
 }
+
+#[tokio::test]
+async fn no_statement_sees_what_an_earlier_one_left_on_the_pooled_session() {
+    let ex = Executor::start().await;
+    let url = database_url();
+    let statement = |sql: &str| json!({"type": "database", "connection": url, "query": sql});
+    // A distinctive advisory lock key, so concurrent tests cannot hold it.
+    let key = 0x0f1a_2b3c_i64;
+    let first = run(
+        &ex,
+        statement(&format!(
+            "SELECT pg_backend_pid() AS pid, set_config('search_path', 'nowhere', false), \
+             pg_advisory_lock({key}), set_config('application_name', 'left-over', false)"
+        )),
+    )
+    .await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    let second = run(
+        &ex,
+        statement(&format!(
+            "SELECT pg_backend_pid() AS pid, current_setting('search_path') AS search_path, \
+             current_setting('application_name') AS app, \
+             (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+              AND pid = pg_backend_pid() AND objid = {key}) AS locks"
+        )),
+    )
+    .await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+    let row = &second["result"]["rows"][0];
+    // The same pooled connection, so the test says something about its reset.
+    assert_eq!(
+        row["pid"], first["result"]["rows"][0]["pid"],
+        "{first} {second}"
+    );
+    assert_eq!(row["search_path"], "\"$user\", public", "{row}");
+    assert_ne!(row["app"], "left-over", "{row}");
+    assert_eq!(row["locks"], 0, "{row}");
+}

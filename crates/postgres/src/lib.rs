@@ -79,9 +79,10 @@
 //! use, bounded by [`DatabaseOptions::max_connections_per_target`]; at most
 //! [`DatabaseOptions::max_targets`] pools (least recently used evicted) and pools or
 //! connections idle for [`DatabaseOptions::idle_timeout`] are dropped. Each connection
-//! caches up to 64 prepared statements. Session state a statement leaves behind (a
-//! session `SET`, a temporary table) stays on its pooled connection, which is only ever
-//! shared by tasks with the same credentials.
+//! caches up to 64 prepared statements. Before a connection is used again its session
+//! is reset (settings, role, cursors, `LISTEN`s, advisory locks, temporary tables,
+//! sequence state: `DISCARD ALL` but the prepared statements), so no statement sees what
+//! an earlier one left on it.
 //!
 //! **One statement, extended protocol.** Each task runs as: `BEGIN [READ ONLY]`;
 //! `SET LOCAL statement_timeout` (pipelined with `prepare`); bind the parameters; execute

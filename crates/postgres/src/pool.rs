@@ -70,13 +70,29 @@ impl managed::Manager for Connector {
         })
     }
 
+    /// Before a connection is handed out again, the session is put back as it was
+    /// opened, so no statement sees what an earlier one left: settings (`SET
+    /// search_path`, `SET default_transaction_read_only`), a changed role, cursors,
+    /// `LISTEN`s, advisory locks, temporary tables, sequence state. One round trip;
+    /// prepared statements stay (unlike `DISCARD ALL`), so the statement cache holds.
+    /// A connection whose reset fails is dropped for a new one.
     async fn recycle(&self, conn: &mut Connection, _: &Metrics) -> RecycleResult<DatabaseError> {
         if conn.client.is_closed() {
             return Err(RecycleError::message("connection closed"));
         }
+        conn.client
+            .batch_execute(SESSION_RESET)
+            .await
+            .map_err(|_| RecycleError::message("the session could not be reset"))?;
         Ok(())
     }
 }
+
+/// What `DISCARD ALL` does but `DEALLOCATE ALL` and `DISCARD PLANS` (PostgreSQL
+/// documentation, DISCARD): prepared statements and their plans are not session state
+/// a statement can see.
+const SESSION_RESET: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; \
+    UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;";
 
 pub(crate) type Pool = managed::Pool<Connector>;
 pub(crate) type PooledConnection = managed::Object<Connector>;
