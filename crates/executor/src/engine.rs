@@ -842,9 +842,9 @@ impl Engine {
             .into_iter()
             .map(|(key, state)| (key, crate::limits::state_number(state)))
             .collect();
-        self.shared
-            .metrics
-            .render(self.shared.queue.len(), &breakers)
+        // Queued: in the queue, or taken by the dispatcher and waiting for a slot.
+        let queued = self.shared.queue.len() + self.shared.dispatching.load(Ordering::SeqCst);
+        self.shared.metrics.render(queued, &breakers)
     }
 
     /// Whether the engine takes work: not shutting down, and its queue's store (Redis)
