@@ -128,7 +128,7 @@ async fn main() -> ExitCode {
     match run(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            tracing::error!(%message, "executor stopped");
+            tracing::error!(error = %message, "executor stopped");
             ExitCode::FAILURE
         }
     }
@@ -201,7 +201,7 @@ async fn run(settings: Settings) -> Result<(), String> {
             tracing::info!("shutting down: no new work, finishing running executions");
             stopping.shutdown();
             let _ = workers.await;
-            tracing::info!("executions finished: closing the listener");
+            tracing::info!("the engine stopped: closing the listener");
         })
         .await
         .map_err(|e| format!("server error: {e}"))?;

@@ -908,6 +908,13 @@ impl Engine {
         shared.taking.store(false, Ordering::SeqCst);
         // Jobs taken but not started go back for other instances.
         shared.queue.close().await;
+        if !shared.queue.is_shared() && !shared.queue.is_empty() {
+            // In memory nothing else will run them: they end with this process.
+            tracing::warn!(
+                queued = shared.queue.len(),
+                "shutting down: queued executions will not start"
+            );
+        }
         // No new job is taken; running executions get `grace` to finish.
         shared.tasks.close();
         let drained = tokio::time::timeout(grace, shared.tasks.wait()).await;
@@ -916,10 +923,17 @@ impl Engine {
                 let running = shared.running.lock().unwrap_or_else(|p| p.into_inner());
                 running.values().map(Arc::clone).collect()
             };
+            tracing::warn!(
+                running = live.len(),
+                grace = %crate::model::duration::format_duration(grace),
+                "shutting down: the grace period is over, cancelling the executions still running"
+            );
             for signal in live {
                 signal.stop(false);
             }
             shared.tasks.wait().await;
+        } else {
+            tracing::info!("shutting down: every running execution finished");
         }
     }
 

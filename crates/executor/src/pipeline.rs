@@ -123,7 +123,7 @@ pub(crate) async fn run(
             number,
             status_code = result.status_code,
             error = error.as_ref().map(|e| e.kind.as_str()),
-            message = error.as_ref().map(|e| e.message.as_str()),
+            detail = error.as_ref().map(|e| e.message.as_str()),
             took_ms = took.as_millis() as u64,
             "attempt finished"
         );
