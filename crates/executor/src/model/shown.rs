@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use super::config_secrets::mask_connection;
 use super::input::TaskInput;
 use super::placeholder::MASK;
+use super::validate::looks_like_connection_string;
 
 /// The task as records show it: as submitted (`body`, already parsed into `input`), with
 /// credentials as `***`.
@@ -66,7 +67,10 @@ fn mask_task_object(task: &mut Map<String, Value>) {
             }
         }
     }
-    if let Some(Value::String(connection)) = task.get_mut("connection") {
+    // A connection string's password; the name of a stored config stays as written.
+    if let Some(Value::String(connection)) = task.get_mut("connection")
+        && looks_like_connection_string(connection)
+    {
         *connection = mask_connection(connection);
     }
     if let Some(Value::Object(headers)) = task.get_mut("headers") {
@@ -128,7 +132,11 @@ fn inputs_behind_credentials(task: &Map<String, Value>) -> Vec<String> {
                 .filter_map(|(_, value)| value.as_str()),
         );
     }
-    if let Some(connection) = task.get("connection").and_then(Value::as_str) {
+    if let Some(connection) = task
+        .get("connection")
+        .and_then(Value::as_str)
+        .filter(|c| looks_like_connection_string(c))
+    {
         texts.push(connection);
     }
     for field in ["url", "endpoint"] {
@@ -260,6 +268,16 @@ mod tests {
                 "query":"select 1"}"#,
         );
         assert_eq!(v["connection"], "postgres://u:***@127.0.0.1/test");
+        // The name of a stored config is no credential: shown as written.
+        let named = shown(r#"{"type":"database","connection":"orders-db","query":"select 1"}"#);
+        assert_eq!(named["connection"], "orders-db");
+        let kv = shown(
+            r#"{"type":"database","connection":"host=127.0.0.1 password=pw-canary","query":"x"}"#,
+        );
+        assert!(
+            !kv["connection"].as_str().unwrap().contains("pw-canary"),
+            "{kv}"
+        );
     }
 
     #[test]
