@@ -513,6 +513,48 @@ async fn max_response_bytes_bounds_and_decodes_large_bodies() {
     assert_eq!(over.attempts.len(), 1, "not retried");
 }
 
+/// Executions waiting for one rate limit are served in the order they came. In real
+/// time (0.6 s): under paused time every waiter of the old, unordered limiter woke at
+/// the same instant in the order it slept, which hid the disorder.
+#[tokio::test]
+async fn rate_limited_executions_are_served_first_come_first_served() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let up = {
+        let seen = Arc::clone(&seen);
+        upstream(move |req: hyper::Request<hyper::body::Incoming>| {
+            seen.lock().unwrap().push(req.uri().path().to_owned());
+            async { reply(200, "text/plain", "ok") }
+        })
+        .await
+    };
+    let engine = running_engine(support::loopback_options());
+    let config = json!({"name": "slow-api", "base_url": format!("http://{up}"),
+        "rate_limit": {"rate": 50, "per": "1s", "burst": 1}});
+    engine
+        .create_config(config.to_string().as_bytes())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let task = json!({"type": "http", "config": "slow-api", "url": format!("/{i}")});
+        let submitted = engine
+            .submit(task.to_string().as_bytes(), None)
+            .await
+            .unwrap();
+        ids.push(submitted.record.id.clone());
+    }
+    for id in &ids {
+        let done = engine
+            .wait(id, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, Status::Succeeded);
+    }
+    let order: Vec<String> = (0..30).map(|i| format!("/{i}")).collect();
+    assert_eq!(*seen.lock().unwrap(), order);
+}
+
 #[tokio::test]
 async fn attempt_timeout_fails_with_kind_timeout() {
     let up = upstream(|_req| async {

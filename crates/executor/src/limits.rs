@@ -94,6 +94,8 @@ pub struct Limiters {
     buckets: RwLock<HashMap<QuotaKey, Arc<Keyed<Gcra>>>>,
     windows: RwLock<HashMap<QuotaKey, Arc<Keyed<Window>>>>,
     shared: std::sync::OnceLock<SharedLimits>,
+    /// The callers waiting, per key.
+    lines: Lines,
 }
 
 /// Limiters in Redis, one per algorithm and quota.
@@ -134,50 +136,153 @@ impl Limiters {
     /// `None` when the permit was there at once (no wait: the time to take it, a Redis
     /// round trip included, is not one). Cancel-safe: dropping the future takes no
     /// permit.
+    ///
+    /// Callers that must wait are served first come, first served: they queue per key
+    /// and only the first of them polls the limiter. (Each sleeping and trying again on
+    /// its own, a later one could take the permit an earlier one was waiting for, and
+    /// under a steady backlog an execution could wait without end.)
     pub async fn until_ready(&self, key: &Arc<str>, spec: &LimitSpec) -> Option<Duration> {
         let started = tokio::time::Instant::now();
-        let waited = match self.shared.get() {
-            Some(shared) => match shared.until_ready(key, spec).await {
-                Some(waited) => waited,
-                None => self.until_ready_here(key, spec).await,
-            },
-            None => self.until_ready_here(key, spec).await,
-        };
-        waited.then(|| started.elapsed())
+        if self.take_now(key, spec).await {
+            return None;
+        }
+        let line = InLine::join(&self.lines, key);
+        let turn = line.line.lock().await;
+        self.wait_for_permit(key, spec).await;
+        drop(turn);
+        drop(line);
+        Some(started.elapsed())
     }
 
-    /// The in-memory limiters of this process; whether the caller had to wait.
-    async fn until_ready_here(&self, key: &Arc<str>, spec: &LimitSpec) -> bool {
+    /// Takes a permit now if there is one (or the limiter lets the key through).
+    async fn take_now(&self, key: &Arc<str>, spec: &LimitSpec) -> bool {
+        if let Some(shared) = self.shared.get()
+            && let Some(taken) = shared.check_once(key, spec).await
+        {
+            return taken;
+        }
+        self.local(spec).is_none_or(|limiter| limiter.check(key))
+    }
+
+    /// Waits for a permit: from Redis when shared and reachable, else here.
+    async fn wait_for_permit(&self, key: &Arc<str>, spec: &LimitSpec) {
+        if let Some(shared) = self.shared.get()
+            && shared.until_ready(key, spec).await.is_some()
+        {
+            return;
+        }
+        if let Some(limiter) = self.local(spec) {
+            limiter.wait(key).await;
+        }
+    }
+
+    /// The in-memory limiter of this process for `spec`, made on first use.
+    fn local(&self, spec: &LimitSpec) -> Option<Local> {
         match spec.algorithm {
-            RateAlgorithm::TokenBucket => {
-                let limiter = get_or_insert(&self.buckets, spec.quota, |q| {
-                    Ok(KeyedRateLimiter::with_clock(
-                        Gcra::new(q)?,
-                        MonotonicClock::new(),
-                    ))
-                });
-                match limiter {
-                    Some(limiter) => take_or_wait(&limiter, key).await,
-                    None => false,
-                }
-            }
-            RateAlgorithm::SlidingWindow => {
-                let limiter = get_or_insert(&self.windows, spec.quota, |q| {
-                    Ok(KeyedRateLimiter::with_clock(
-                        Window::new(q)?,
-                        MonotonicClock::new(),
-                    ))
-                });
-                match limiter {
-                    Some(limiter) => take_or_wait(&limiter, key).await,
-                    None => false,
-                }
-            }
+            RateAlgorithm::TokenBucket => get_or_insert(&self.buckets, spec.quota, |q| {
+                Ok(KeyedRateLimiter::with_clock(
+                    Gcra::new(q)?,
+                    MonotonicClock::new(),
+                ))
+            })
+            .map(Local::Bucket),
+            RateAlgorithm::SlidingWindow => get_or_insert(&self.windows, spec.quota, |q| {
+                Ok(KeyedRateLimiter::with_clock(
+                    Window::new(q)?,
+                    MonotonicClock::new(),
+                ))
+            })
+            .map(Local::Window),
+        }
+    }
+}
+
+/// An in-memory keyed limiter of either algorithm.
+enum Local {
+    Bucket(Arc<Keyed<Gcra>>),
+    Window(Arc<Keyed<Window>>),
+}
+
+impl Local {
+    /// Takes a permit of `key` at once if there is one. A key the limiter cannot track
+    /// is let through (`true`), as it always was.
+    fn check(&self, key: &Arc<str>) -> bool {
+        let checked = match self {
+            Local::Bucket(l) => l.check_key(key),
+            Local::Window(l) => l.check_key(key),
+        };
+        !matches!(checked, Err(KeyedError::Limited(_)))
+    }
+
+    async fn wait(&self, key: &Arc<str>) {
+        let _ = match self {
+            Local::Bucket(l) => l.until_key_ready(key).await,
+            Local::Window(l) => l.until_key_ready(key).await,
+        };
+    }
+}
+
+/// The callers waiting for one key's permits, in the order they came (tokio's mutex
+/// is fair: its waiters are served first in, first out).
+type Lines = Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>;
+
+/// A place in a key's line; the line is dropped with its last caller.
+struct InLine<'a> {
+    lines: &'a Lines,
+    key: Arc<str>,
+    line: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> InLine<'a> {
+    fn join(lines: &'a Lines, key: &Arc<str>) -> Self {
+        let line = Arc::clone(
+            lines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(Arc::clone(key))
+                .or_default(),
+        );
+        Self {
+            lines,
+            key: Arc::clone(key),
+            line,
+        }
+    }
+}
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's and this one: nobody else is in line (joining takes the map's lock).
+        if Arc::strong_count(&self.line) == 2 {
+            lines.remove(&self.key);
         }
     }
 }
 
 impl SharedLimits {
+    /// One check in Redis: whether the permit was taken, or `None` when Redis could not
+    /// decide (the caller falls back to the local limiter).
+    async fn check_once(&self, key: &str, spec: &LimitSpec) -> Option<bool> {
+        let limiter = self.limiter(spec)?;
+        match limiter.check(key, 1).await {
+            Ok(Decision::Allowed) => Some(true),
+            Ok(Decision::Limited { .. }) => Some(false),
+            Err(e) => {
+                self.warn_unreachable(&e);
+                None
+            }
+        }
+    }
+
+    fn warn_unreachable(&self, e: &dyn std::fmt::Display) {
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.is_none_or(|w| w.elapsed() > Duration::from_secs(10)) {
+            *warned = Some(std::time::Instant::now());
+            tracing::warn!(error = %e, "shared rate limit unavailable: limiting in this instance only");
+        }
+    }
+
     /// Waits for a permit from Redis: whether it had to wait, or `None` when Redis
     /// could not decide (the caller falls back to the local limiter).
     async fn until_ready(&self, key: &str, spec: &LimitSpec) -> Option<bool> {
@@ -191,11 +296,7 @@ impl SharedLimits {
                     tokio::time::sleep(retry_after).await;
                 }
                 Err(e) => {
-                    let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
-                    if warned.is_none_or(|w| w.elapsed() > Duration::from_secs(10)) {
-                        *warned = Some(std::time::Instant::now());
-                        tracing::warn!(error = %e, "shared rate limit unavailable: limiting in this instance only");
-                    }
+                    self.warn_unreachable(&e);
                     return None;
                 }
             }
@@ -228,18 +329,6 @@ impl SharedLimits {
             .entry(id)
             .or_insert_with(|| Arc::clone(&made));
         Some(made)
-    }
-}
-
-/// Takes a permit of `key` at once if there is one (`false`), else waits for it
-/// (`true`). A key the limiter cannot track is let through, as it always was.
-async fn take_or_wait<A: flunq_ratelimit::Algorithm>(limiter: &Keyed<A>, key: &Arc<str>) -> bool {
-    match limiter.check_key(key) {
-        Ok(()) | Err(KeyedError::TooManyKeys { .. } | KeyedError::InsufficientCapacity(_)) => false,
-        Err(KeyedError::Limited(_)) => {
-            let _ = limiter.until_key_ready(key).await;
-            true
-        }
     }
 }
 
