@@ -19,10 +19,12 @@ pub struct Authenticator {
 
 #[derive(Clone, Debug)]
 pub(crate) enum Scheme {
-    /// API key in a header, bearer and basic: one fixed, sensitive header.
+    /// API key in a header, bearer and basic: one fixed, sensitive header, and its
+    /// credential as [`Applied::credential`] gives it.
     Header {
         name: HeaderName,
         value: HeaderValue,
+        credential: Secret,
     },
     /// API key in the query.
     Query {
@@ -126,20 +128,44 @@ impl Authenticator {
         matches!(self.scheme, Scheme::OAuth2 { .. })
     }
 
+    /// The credential every request carries, for the schemes whose credential is
+    /// fixed (API key, bearer, basic): known before any request, so a caller can hide it
+    /// once rather than after each. `None` for OAuth2 and JWT, whose credential is
+    /// fetched or signed per request ([`Applied::credential`]).
+    pub fn fixed_credential(&self) -> Option<&Secret> {
+        match &self.scheme {
+            Scheme::Header { credential, .. } => Some(credential),
+            Scheme::Query { value, .. } => Some(value),
+            Scheme::OAuth2 { .. } | Scheme::Jwt(_) => None,
+        }
+    }
+
     async fn credential(&self) -> Result<(Credential, Applied), AuthError> {
-        let (credential, mut applied) = match &self.scheme {
-            Scheme::Header { name, value } => (
+        let sent = |credential: Secret| Applied {
+            oauth2: None,
+            credential: Some(credential),
+        };
+        Ok(match &self.scheme {
+            Scheme::Header {
+                name,
+                value,
+                credential,
+            } => (
                 Credential::Header(name.clone(), value.clone()),
-                Applied::default(),
+                sent(credential.clone()),
             ),
             Scheme::Query { name, value } => (
                 Credential::Query(name.clone(), value.clone()),
-                Applied::default(),
+                sent(value.clone()),
             ),
-            Scheme::Jwt(signer) => (
-                Credential::Header(signer.header_name().clone(), signer.header_value()?),
-                Applied::default(),
-            ),
+            Scheme::Jwt(signer) => {
+                let value = signer.header_value()?;
+                let credential = wire_credential(signer.header_name(), &value);
+                (
+                    Credential::Header(signer.header_name().clone(), value),
+                    sent(credential),
+                )
+            }
             Scheme::OAuth2 { grant, cache } => {
                 let token = cache.token(grant).await?;
                 let value = sensitive(format!("Bearer {}", token.secret().expose())).ok_or(
@@ -149,26 +175,35 @@ impl Authenticator {
                     },
                 )?;
                 let applied = Applied {
+                    credential: Some(token.secret().clone()),
                     oauth2: Some((grant.key().clone(), token)),
-                    credential: None,
                 };
                 (Credential::Header(AUTHORIZATION, value), applied)
             }
-        };
-        applied.credential = Some(match &credential {
-            Credential::Header(name, value) => {
-                // Header values here were built from `String`s: UTF-8.
-                let text = String::from_utf8_lossy(value.as_bytes());
-                let shown = if *name == AUTHORIZATION {
-                    text.split_once(' ').map_or(&*text, |(_, c)| c.trim_start())
-                } else {
-                    &text
-                };
-                Secret::from(shown)
-            }
-            Credential::Query(_, value) => value.clone(),
-        });
-        Ok((credential, applied))
+        })
+    }
+}
+
+/// A header credential as it goes on the wire: the value after the scheme of an
+/// `Authorization` header, the whole value of any other.
+fn wire_credential(name: &HeaderName, value: &HeaderValue) -> Secret {
+    // Header values here were built from `String`s: UTF-8.
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let shown = if *name == AUTHORIZATION {
+        text.split_once(' ').map_or(&*text, |(_, c)| c.trim_start())
+    } else {
+        &text
+    };
+    Secret::from(shown)
+}
+
+/// A fixed header scheme, its credential read off once.
+fn header_scheme(name: HeaderName, value: HeaderValue) -> Scheme {
+    let credential = wire_credential(&name, &value);
+    Scheme::Header {
+        name,
+        value,
+        credential,
     }
 }
 
@@ -206,12 +241,12 @@ impl Scheme {
             _ => return Err(AuthError::config("auth.value", "is required")),
         };
         match c.location {
-            ApiKeyLocation::Header => Ok(Scheme::Header {
-                name: HeaderName::from_bytes(name.as_bytes())
+            ApiKeyLocation::Header => Ok(header_scheme(
+                HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| AuthError::config("auth.name", "not a valid header name"))?,
-                value: sensitive(value.expose().to_owned())
+                sensitive(value.expose().to_owned())
                     .ok_or_else(|| AuthError::config("auth.value", "not a valid header value"))?,
-            }),
+            )),
             ApiKeyLocation::Query => Ok(Scheme::Query {
                 name: name.to_owned(),
                 value,
@@ -224,11 +259,11 @@ impl Scheme {
             Some(t) if !t.is_empty() => t,
             _ => return Err(AuthError::config("auth.token", "is required")),
         };
-        Ok(Scheme::Header {
-            name: AUTHORIZATION,
-            value: sensitive(format!("Bearer {}", token.expose()))
+        Ok(header_scheme(
+            AUTHORIZATION,
+            sensitive(format!("Bearer {}", token.expose()))
                 .ok_or_else(|| AuthError::config("auth.token", "not a valid header value"))?,
-        })
+        ))
     }
 
     fn basic(c: &BasicConfig) -> Result<Self, AuthError> {
@@ -241,10 +276,10 @@ impl Scheme {
             return Err(AuthError::config("auth.username", "must not contain `:`"));
         }
         let password = c.password.as_ref().map_or("", Secret::expose);
-        Ok(Scheme::Header {
-            name: AUTHORIZATION,
-            value: basic_value(&format!("{username}:{password}")),
-        })
+        Ok(header_scheme(
+            AUTHORIZATION,
+            basic_value(&format!("{username}:{password}")),
+        ))
     }
 }
 

@@ -143,5 +143,7 @@ async fn applied_names_the_credential_as_it_went_on_the_wire() {
         let mut request = Request::get("http://127.0.0.1:9/").unwrap();
         let applied = auth.apply(&mut request).await.unwrap();
         assert_eq!(applied.credential().map(|c| c.expose()), Some(&*wire));
+        // Fixed for these schemes: known before any request.
+        assert_eq!(auth.fixed_credential().map(|c| c.expose()), Some(&*wire));
     }
 }

@@ -1,14 +1,12 @@
 //! Following redirects: which hop comes next, with which method, and which headers
 //! must not travel to another origin.
 
-use http::header::{
-    AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION,
-    PROXY_AUTHORIZATION, TRANSFER_ENCODING, WWW_AUTHENTICATE,
-};
-use http::{HeaderMap, Method, StatusCode};
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use url::Url;
 
 use crate::error::{Error, Kind};
+use crate::headers::is_credential_header;
 
 /// The next request of a redirect chain.
 #[derive(Debug)]
@@ -65,29 +63,24 @@ pub(crate) fn next_hop(
 /// Adjusts the headers for the next hop: credentials stay with their origin, and a
 /// request that lost its body loses the headers that described it.
 ///
-/// Credentials are `Authorization`, `Proxy-Authorization`, `Cookie`,
-/// `WWW-Authenticate`, and every header whose value is marked sensitive: the client
-/// marks those whose name mentions a key, token, secret, password, signature or auth
-/// (`X-API-Key`), and a caller marks any other it wants kept to the origin.
+/// Credentials are the headers [`is_credential_header`] names (`Authorization`,
+/// `Cookie`, `X-API-Key`...) and any other whose value is marked sensitive (the caller
+/// marks what it wants kept to the origin).
 pub(crate) fn prepare_headers(headers: &mut HeaderMap, from: &Url, to: &Url, keep_body: bool) {
-    if !same_origin(from, to) {
-        for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE] {
-            headers.remove(name);
-        }
-        if headers.values().any(http::HeaderValue::is_sensitive) {
-            // A header name may hold sensitive and plain values: keep the plain ones.
-            let kept = std::mem::take(headers);
-            let mut last = None;
-            for (name, value) in kept {
-                // `into_iter` gives the name with the first value of each name only.
-                if let Some(name) = name {
-                    last = Some(name);
-                }
-                if let Some(name) = &last
-                    && !value.is_sensitive()
-                {
-                    headers.append(name.clone(), value);
-                }
+    let credential =
+        |name: &HeaderName, value: &HeaderValue| value.is_sensitive() || is_credential_header(name);
+    if !same_origin(from, to) && headers.iter().any(|(n, v)| credential(n, v)) {
+        // Values one by one: a name may hold a sensitive value and a plain one.
+        let mut last = None;
+        for (name, value) in std::mem::take(headers) {
+            // `into_iter` gives the name with the first value of each name only.
+            if let Some(name) = name {
+                last = Some(name);
+            }
+            if let Some(name) = &last
+                && !credential(name, &value)
+            {
+                headers.append(name.clone(), value);
             }
         }
     }
@@ -182,6 +175,7 @@ mod tests {
 
     #[test]
     fn credentials_dropped_across_origins_only() {
+        use http::header::{AUTHORIZATION, COOKIE};
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
         h.insert(COOKIE, HeaderValue::from_static("a=b"));

@@ -151,6 +151,11 @@ pub(crate) fn prepare(
     if let Some(a) = &auth {
         mask_auth(a, &mut masker);
     }
+    // A fixed credential as it goes on the wire (basic credentials in base64) is hidden
+    // with the task's secrets; one fetched or signed per request, by the runner.
+    if let Some(credential) = authenticator.as_ref().and_then(|a| a.fixed_credential()) {
+        masker.add(credential.expose());
+    }
     errors.finish(|| PreparedTask {
         kind,
         call,

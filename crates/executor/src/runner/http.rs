@@ -45,9 +45,8 @@ pub(crate) async fn run_graphql(call: &HttpCall, ctx: &HttpContext<'_>) -> Attem
     }
 }
 
-/// The credential the authenticator sent (a token fetched or signed for this request,
-/// a password in its encoded form) hidden wherever the answer shows it: an echo, an
-/// error quoting the request.
+/// The credential fetched or signed for this request (an OAuth2 token, a JWT) hidden
+/// wherever the answer shows it: an echo, an error quoting the request.
 fn hide_credential(mut attempt: AttemptResult, credential: Option<&Secret>) -> AttemptResult {
     let Some(credential) = credential.filter(|c| !c.is_empty()) else {
         return attempt;
@@ -117,7 +116,8 @@ fn graphql_result(call: &HttpCall, response: &Response, max_bytes: usize) -> Att
     AttemptResult::success(Value::Object(result), Some(status))
 }
 
-/// Sends the request with its credentials; the response, and the credential sent.
+/// Sends the request with its credentials; the response, and the credential made for
+/// this request, if any.
 async fn send(
     call: &HttpCall,
     ctx: &HttpContext<'_>,
@@ -155,7 +155,11 @@ async fn send(
             retried_after_401 = true;
             continue;
         }
-        return Ok((response, applied.and_then(|a| a.credential().cloned())));
+        // A fixed credential is in the task's masker already (see `prepare`).
+        let per_request = applied
+            .filter(|_| ctx.auth.is_some_and(|a| a.fixed_credential().is_none()))
+            .and_then(|a| a.credential().cloned());
+        return Ok((response, per_request));
     }
 }
 
