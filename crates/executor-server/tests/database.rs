@@ -27,11 +27,7 @@ fn uuid_like() -> String {
 }
 
 async fn run(ex: &Executor, task: serde_json::Value) -> serde_json::Value {
-    let answer = ex
-        .post("/api/v1/execute?wait=true", &task.to_string())
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
-    answer.json
+    ex.run(&task).await
 }
 
 #[tokio::test]

@@ -375,10 +375,7 @@ async fn a_graphql_mutation_is_not_retried_after_a_response_unless_allowed() {
         }
         let ex = &ex;
         async move {
-            let record = ex
-                .post("/api/v1/execute?wait=true", &task.to_string())
-                .await
-                .json;
+            let record = ex.run(&task).await;
             assert_eq!(record["status"], "failed", "{record}");
             record["attempts"].as_array().unwrap().len()
         }
@@ -823,13 +820,7 @@ async fn response_format_overrides_the_content_type() {
             task["response_format"] = json!(format);
         }
         let ex = &ex;
-        async move {
-            let record = ex
-                .post("/api/v1/execute?wait=true", &task.to_string())
-                .await
-                .json;
-            record["result"]["body"].clone()
-        }
+        async move { ex.run(&task).await["result"]["body"].clone() }
     };
     assert_eq!(body_of("/json", None).await, json!({"id": 7}));
     assert_eq!(body_of("/json-as-text", None).await, json!(r#"{"id": 7}"#));

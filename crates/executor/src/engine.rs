@@ -419,7 +419,7 @@ impl Engine {
         if *self.shared.stopping.borrow() {
             return Err(SubmitError::ShuttingDown);
         }
-        let input = parse_task(body)?;
+        let input: TaskInput = parse_object(body)?;
         let task = self.prepare_input(&input, idempotency_key).await?;
         let task_kind = task.kind.as_str();
         let record = ExecutionRecord::queued(
@@ -616,7 +616,7 @@ impl Engine {
                 if let Some(task) = kept {
                     return Ok(task);
                 }
-                let input = parse_task(source.body.as_bytes())?;
+                let input: TaskInput = parse_object(source.body.as_bytes())?;
                 let task = self
                     .prepare_input(&input, source.idempotency_key.as_deref())
                     .await?;
@@ -791,9 +791,6 @@ impl Engine {
         body: &[u8],
         if_match: Option<&[u64]>,
     ) -> Result<Arc<StoredConfig>, ConfigError> {
-        // Read before the body, so that a stale If-Match is a 412 whatever the body
-        // (RFC 9110 §13.2.2: preconditions come before the method's own checks).
-        let mut sent = None;
         let mut tries = 0;
         loop {
             tries += 1;
@@ -809,10 +806,10 @@ impl Engine {
                 }
                 .into());
             }
-            let mut input = match &sent {
-                Some(parsed) => ConfigInput::clone(parsed),
-                None => sent.insert(parse_config_unchecked(body)?).clone(),
-            };
+            // Parsed after the config is read, so that a stale If-Match is a 412
+            // whatever the body (RFC 9110 §13.2.2: preconditions come before the
+            // method's own checks); again on a retry, rather than kept and copied.
+            let mut input: ConfigInput = parse_object(body)?;
             crate::model::config_secrets::keep_masked_secrets(&mut input, &current.input);
             crate::model::config_secrets::validate_config(&input)?;
             match self
@@ -1328,10 +1325,6 @@ fn config_named(input: &TaskInput) -> Option<ConfigName<'_>> {
     }
 }
 
-fn parse_task(body: &[u8]) -> Result<TaskInput, Invalid> {
-    parse_object(body)
-}
-
 /// A JSON object's body into its typed input, an error naming the field at fault.
 fn parse_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Invalid> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -1361,12 +1354,7 @@ fn parse_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Invali
 }
 
 fn parse_config(body: &[u8]) -> Result<ConfigInput, Invalid> {
-    let input = parse_config_unchecked(body)?;
+    let input: ConfigInput = parse_object(body)?;
     crate::model::config_secrets::validate_config(&input)?;
     Ok(input)
-}
-
-/// The config as sent, not yet validated.
-fn parse_config_unchecked(body: &[u8]) -> Result<ConfigInput, Invalid> {
-    parse_object(body)
 }

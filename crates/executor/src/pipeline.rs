@@ -49,24 +49,19 @@ pub(crate) async fn run(
             return finish(record, Status::Failed, None, error, &task);
         }
     }
+    // The end of `retry.max_elapsed` (durations are at most a year, so it exists).
     let max_elapsed = task.retry.policy.max_elapsed();
-    let ends = max_elapsed.and_then(|limit| deadline(started, limit));
+    let ends = max_elapsed.and_then(|limit| started.checked_add(limit));
     loop {
         number += 1;
-        if let Err(error) = wait_turn(shared, &task, started).await {
+        if let Err(error) = wait_turn(shared, &task, ends).await {
             return finish(record, Status::Failed, None, Some(error), &task);
         }
         // `retry.max_elapsed` bounds the whole execution: an attempt gets the time left
         // when that is less than its `timeout`, and none starts once it is over.
         let limit = match ends.map(|end| end.saturating_duration_since(Instant::now())) {
             Some(left) if left.is_zero() => {
-                let error = ExecError::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "`retry.max_elapsed` ({}) ran out before attempt {number}",
-                        crate::model::duration::format_duration(max_elapsed.unwrap_or_default())
-                    ),
-                );
+                let error = max_elapsed_over(&task, &format!("before attempt {number}"));
                 return finish(record, Status::Failed, None, Some(error), &task);
             }
             Some(left) => task.timeout.min(left),
@@ -170,12 +165,6 @@ pub(crate) async fn run(
     }
 }
 
-/// The end of `limit` from `started`; `None` if the clock cannot represent it (API
-/// durations are at most a year, so only in theory): no deadline then.
-fn deadline(started: Instant, limit: Duration) -> Option<Instant> {
-    started.checked_add(limit)
-}
-
 /// One attempt under `limit`: the task's `timeout`, or less when `retry.max_elapsed`
 /// ends sooner.
 async fn attempt(
@@ -269,31 +258,23 @@ fn finish(
 }
 
 /// Waits for the rate limit of the task's key, if it has one. The wait counts against
-/// `max_elapsed` (from `started`): past it, the execution fails without sending anything.
+/// `max_elapsed` (ending at `ends`): past it, the execution fails without sending
+/// anything.
 async fn wait_turn(
     shared: &Shared,
     task: &PreparedTask,
-    started: Instant,
+    ends: Option<Instant>,
 ) -> Result<(), ExecError> {
     let Some(spec) = &task.limit else {
         return Ok(());
     };
     let turn = shared.limiters.until_ready(&task.key, spec);
-    let bound = task
-        .retry
-        .policy
-        .max_elapsed()
-        .and_then(|limit| Some((limit, deadline(started, limit)?)));
-    let waited = match bound {
+    let waited = match ends {
         None => turn.await,
-        Some((limit, deadline)) => tokio::time::timeout_at(deadline, turn).await.map_err(|_| {
-            ExecError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "still waiting for the rate limit when `retry.max_elapsed` ({}) ran \
-                         out; no request was sent",
-                    crate::model::duration::format_duration(limit)
-                ),
+        Some(ends) => tokio::time::timeout_at(ends, turn).await.map_err(|_| {
+            max_elapsed_over(
+                task,
+                "while waiting for the rate limit; no request was sent",
             )
         })?,
     };
@@ -301,6 +282,18 @@ async fn wait_turn(
         shared.metrics.rate_limit_wait(&task.key, waited);
     }
     Ok(())
+}
+
+/// The error of an execution whose `retry.max_elapsed` ran out (`when`).
+fn max_elapsed_over(task: &PreparedTask, when: &str) -> ExecError {
+    let limit = task.retry.policy.max_elapsed().unwrap_or_default();
+    ExecError::new(
+        ErrorKind::Timeout,
+        format!(
+            "`retry.max_elapsed` ({}) ran out {when}",
+            crate::model::duration::format_duration(limit)
+        ),
+    )
 }
 
 /// A result with every secret hidden: its strings, and the bytes of a body that is not

@@ -151,6 +151,15 @@ impl Executor {
         self.call(Method::POST, path, Some(body), headers).await
     }
 
+    /// Submits `task` with `?wait=true` and returns its record (a 200 asserted).
+    pub async fn run(&self, task: &Value) -> Value {
+        let answer = self
+            .post("/api/v1/execute?wait=true", &task.to_string())
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.json
+    }
+
     pub async fn get(&self, path: &str) -> Answer {
         self.call(Method::GET, path, None, &[]).await
     }

@@ -146,8 +146,10 @@ impl Masker {
             return;
         }
         self.needles.push(secret.to_owned());
-        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        if form != secret {
+        // Most credentials are letters, digits and `-._*`, which encoding leaves alone.
+        let unchanged = |b: u8| b.is_ascii_alphanumeric() || b"-._*".contains(&b);
+        if !secret.bytes().all(unchanged) {
+            let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
             let percent = form.replace('+', "%20");
             if percent != form {
                 self.needles.push(percent);
