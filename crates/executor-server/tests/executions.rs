@@ -629,6 +629,17 @@ async fn cancel_drops_the_request_in_flight() {
     assert_eq!(attempts[0]["number"], 1);
     assert_eq!(attempts[0]["error"]["kind"], "cancelled");
     assert!(attempts[0]["status_code"].is_null());
+    // The cut attempt was a request to the upstream: it is in the metrics, as an error,
+    // and its time in the attempt histogram.
+    let metrics = ex.get("/metrics").await.text;
+    let sent = format!("flunq_upstream_requests_total{{origin=\"http://{up}\",class=\"error\"}} 1");
+    assert!(metrics.lines().any(|l| l == sent), "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "flunq_attempt_duration_seconds_count{type=\"http\"} 1"),
+        "{metrics}"
+    );
 
     let again = ex
         .post(&format!("/api/v1/executions/{id}/cancel"), "")

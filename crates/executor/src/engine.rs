@@ -1124,6 +1124,19 @@ impl Engine {
             () = signal.notify.notified() => None,
         };
         shared.metrics.in_flight().dec();
+        if outcome.is_none()
+            && let Some(cut) = slot.in_flight
+        {
+            // An attempt cut off in flight (cancel, shutdown, lease lost) was a request
+            // that may have reached the upstream: it counts, as an error.
+            shared.metrics.attempt(
+                task.kind,
+                Some(&task.origin),
+                None,
+                true,
+                cut.clock.elapsed(),
+            );
+        }
         let mut kept = None;
         match outcome {
             Some(finished) => {
