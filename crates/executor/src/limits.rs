@@ -138,12 +138,14 @@ impl Limiters {
     /// permit.
     ///
     /// Callers that must wait are served first come, first served: they queue per key
-    /// and only the first of them polls the limiter. (Each sleeping and trying again on
-    /// its own, a later one could take the permit an earlier one was waiting for, and
-    /// under a steady backlog an execution could wait without end.)
+    /// and only the first of them polls the limiter, and a caller that comes while
+    /// others wait goes behind them rather than taking a permit that has just come
+    /// back. (Each sleeping and trying again on its own, or a newcomer trying first, a
+    /// later one could take the permit an earlier one was waiting for, and under a
+    /// steady backlog an execution could wait without end.)
     pub async fn until_ready(&self, key: &Arc<str>, spec: &LimitSpec) -> Option<Duration> {
         let started = tokio::time::Instant::now();
-        if self.take_now(key, spec).await {
+        if !self.has_line(key) && self.take_now(key, spec).await {
             return None;
         }
         let line = InLine::join(&self.lines, key);
@@ -152,6 +154,14 @@ impl Limiters {
         drop(turn);
         drop(line);
         Some(started.elapsed())
+    }
+
+    /// Whether callers are waiting for `key`'s permits.
+    fn has_line(&self, key: &Arc<str>) -> bool {
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(key)
     }
 
     /// Takes a permit now if there is one (or the limiter lets the key through).
@@ -452,5 +462,44 @@ pub fn state_number(state: State) -> u8 {
         State::HalfOpen => 2,
         State::ForcedOpen => 3,
         State::Disabled => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A caller that comes at the instant a permit comes back, while another waits for
+    /// it, goes behind the one waiting.
+    #[tokio::test(start_paused = true)]
+    async fn a_newcomer_does_not_take_the_permit_a_waiting_caller_is_in_line_for() {
+        let limits = Arc::new(Limiters::new());
+        let key: Arc<str> = Arc::from("http://127.0.0.1:1");
+        let spec = LimitSpec::per_second(1).unwrap();
+        let start = tokio::time::Instant::now();
+        // The burst of one, taken at once.
+        assert_eq!(limits.until_ready(&key, &spec).await, None);
+        let first = tokio::spawn({
+            let (limits, key) = (Arc::clone(&limits), Arc::clone(&key));
+            async move {
+                limits.until_ready(&key, &spec).await;
+                start.elapsed()
+            }
+        });
+        // The first one in line, asleep until the permit comes back at 1 s.
+        tokio::task::yield_now().await;
+        assert!(limits.has_line(&key));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        // At that instant, before the first one wakes, a newcomer asks.
+        let waited = limits.until_ready(&key, &spec).await;
+        let second = start.elapsed();
+        let first = first.await.unwrap();
+        assert_eq!(first, Duration::from_secs(1));
+        assert!(waited.is_some(), "the newcomer waited behind the first");
+        assert_eq!(second, Duration::from_secs(2));
+        assert!(
+            !limits.has_line(&key),
+            "the line is gone with its last caller"
+        );
     }
 }
