@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use flunq_executor::model::validate::Defaults;
-use flunq_executor::store::RedisOptions;
+use flunq_executor::store::{RedisClientIdentity, RedisOptions};
 use flunq_executor::{Engine, EngineOptions};
 use flunq_executor_server::{ServerOptions, router};
 use flunq_http_client::EgressPolicy;
@@ -24,13 +24,24 @@ struct Settings {
     /// Listen port.
     #[arg(long, env = "PORT", default_value_t = 8083)]
     port: u16,
-    /// Redis for queue, state and shared limits (`redis://[:password@]host:port[/db]`);
-    /// unset = in-memory, one instance.
+    /// Redis for queue, state and shared limits (`redis://[:password@]host:port[/db]`,
+    /// `rediss://` for TLS); unset = in-memory, one instance.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
     /// With Redis: the prefix of every key, so several deployments can share one Redis.
     #[arg(long, env = "REDIS_PREFIX", default_value = "flunq")]
     redis_prefix: String,
+    /// With a `rediss://` REDIS_URL: a PEM file of the certificate authorities to trust
+    /// for Redis instead of the bundled Mozilla roots (a private CA).
+    #[arg(long, env = "REDIS_CA_CERT")]
+    redis_ca_cert: Option<std::path::PathBuf>,
+    /// With a `rediss://` REDIS_URL to a Redis that requires client certificates: this
+    /// instance's certificate chain, a PEM file (with REDIS_CLIENT_KEY).
+    #[arg(long, env = "REDIS_CLIENT_CERT", requires = "redis_client_key")]
+    redis_client_cert: Option<std::path::PathBuf>,
+    /// Its private key, a PEM file (with REDIS_CLIENT_CERT).
+    #[arg(long, env = "REDIS_CLIENT_KEY", requires = "redis_client_cert")]
+    redis_client_key: Option<std::path::PathBuf>,
     /// Per-attempt timeout.
     #[arg(long, env = "DEFAULT_TIMEOUT", default_value = "30s", value_parser = duration)]
     default_timeout: Duration,
@@ -159,6 +170,19 @@ async fn run(settings: Settings) -> Result<(), String> {
             let mut redis = RedisOptions::new(url);
             redis.prefix = settings.redis_prefix.clone();
             redis.lease_timeout = settings.lease_timeout;
+            redis.ca_certificate = settings
+                .redis_ca_cert
+                .as_deref()
+                .map(|path| read_pem("REDIS_CA_CERT", path))
+                .transpose()?;
+            if let (Some(cert), Some(key)) =
+                (&settings.redis_client_cert, &settings.redis_client_key)
+            {
+                redis.client_identity = Some(RedisClientIdentity {
+                    certificate_chain: read_pem("REDIS_CLIENT_CERT", cert)?,
+                    private_key: read_pem("REDIS_CLIENT_KEY", key)?,
+                });
+            }
             let engine = Engine::with_redis(options, redis)
                 .await
                 .map_err(|e| format!("cannot start on Redis: {e}"))?;
@@ -209,6 +233,11 @@ async fn run(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
+/// The PEM file a setting names; the error says which setting and file.
+fn read_pem(setting: &str, path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{setting}: cannot read {}: {e}", path.display()))
+}
+
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -252,6 +281,9 @@ mod tests {
             "PORT",
             "REDIS_URL",
             "REDIS_PREFIX",
+            "REDIS_CA_CERT",
+            "REDIS_CLIENT_CERT",
+            "REDIS_CLIENT_KEY",
             "DEFAULT_TIMEOUT",
             "MAX_RETRIES",
             "RATE_LIMIT",

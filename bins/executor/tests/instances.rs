@@ -48,10 +48,16 @@ struct Instance {
 
 impl Instance {
     async fn start(prefix: &str, concurrency: usize) -> Self {
+        Self::start_on(&flunq_testkit::redis::url(), &[], prefix, concurrency).await
+    }
+
+    /// An instance on the Redis at `url`, with `env` besides the usual settings.
+    async fn start_on(url: &str, env: &[(&str, &str)], prefix: &str, concurrency: usize) -> Self {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_executor"))
+            .envs(env.iter().copied())
             .env("PORT", port.to_string())
-            .env("REDIS_URL", flunq_testkit::redis::url())
+            .env("REDIS_URL", url)
             .env("REDIS_PREFIX", prefix)
             .env("LEASE_TIMEOUT", "2s")
             .env("CONCURRENCY", concurrency.to_string())
@@ -338,5 +344,52 @@ fn a_bad_or_unreachable_redis_url_stops_the_start_with_a_clear_error() {
         let logs = String::from_utf8_lossy(&output.stdout);
         assert!(logs.contains(expected), "REDIS_URL={url}: {logs}");
         assert!(!logs.contains("hunter2"), "the password was logged: {logs}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_runs_on_redis_over_tls_with_the_ca_of_redis_ca_cert() {
+    let pki = flunq_testkit::pki::TestPki::new();
+    let redis = flunq_testkit::redis::TlsRedis::start(&pki, false).await;
+    let ca = redis.dir.join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let instance =
+        Instance::start_on(&redis.url(), &[("REDIS_CA_CERT", ca)], &prefix("tls"), 4).await;
+    let (addr, calls) = slow_upstream(Duration::ZERO).await;
+    let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
+    let (status, record) = instance
+        .call(Method::POST, "/api/v1/execute?wait=10s", Some(&task))
+        .await;
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["status"], "succeeded", "{record}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn bad_redis_tls_settings_stop_the_start_with_a_clear_error() {
+    let missing = std::env::temp_dir().join("flunq-no-such-ca.pem");
+    let missing = missing.to_str().unwrap();
+    for (env, expected) in [
+        (
+            vec![("REDIS_CA_CERT", missing)],
+            "REDIS_CA_CERT: cannot read",
+        ),
+        // A certificate without its key: refused before anything starts.
+        (vec![("REDIS_CLIENT_CERT", missing)], "REDIS_CLIENT_KEY"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_executor"))
+            .envs(env.iter().copied())
+            .env("PORT", free_port().to_string())
+            .env("REDIS_URL", format!("rediss://127.0.0.1:{}", free_port()))
+            .env("LOG_FORMAT", "json")
+            .output()
+            .expect("the executor binary runs");
+        assert!(!output.status.success(), "started with {env:?}");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(said.contains(expected), "{env:?}: {said}");
     }
 }

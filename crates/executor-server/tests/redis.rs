@@ -799,3 +799,113 @@ async fn pending_entries(
         .await
         .unwrap()
 }
+
+/// Options for the TLS Redis under `prefix`, with `scheme` (`rediss` or `redis`).
+fn tls_options(
+    redis: &flunq_testkit::redis::TlsRedis,
+    scheme: &str,
+    prefix: &str,
+) -> flunq_executor::store::RedisOptions {
+    let mut options =
+        flunq_executor::store::RedisOptions::new(format!("{scheme}://127.0.0.1:{}", redis.port));
+    options.prefix = prefix.to_owned();
+    options
+}
+
+/// The error of starting an engine on `options`, as text.
+async fn redis_start_error(options: flunq_executor::store::RedisOptions) -> String {
+    match flunq_executor::Engine::with_redis(loopback_options(), options).await {
+        Ok(_) => panic!("the engine started"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_on_redis_over_tls_runs_executions_and_shares_its_limits() {
+    let pki = flunq_testkit::pki::TestPki::new();
+    let redis = flunq_testkit::redis::TlsRedis::start(&pki, false).await;
+    let mut options = tls_options(&redis, "rediss", "tls");
+    options.ca_certificate = Some(pki.ca_pem.clone().into_bytes());
+    let ex = Executor::start_on_redis(loopback_options(), options).await;
+    let (addr, calls) = slow_upstream(Duration::ZERO).await;
+    // A config (in Redis) with a shared rate limit (a script in Redis per call).
+    let config = json!({"name": "limited", "base_url": format!("http://{addr}"),
+        "rate_limit": {"rate": 2, "per": "1s", "burst": 1}});
+    assert_eq!(
+        ex.post("/api/v1/configs", &config.to_string()).await.status,
+        201
+    );
+    let task = json!({"type": "http", "config": "limited", "url": "/x"}).to_string();
+    let started = Instant::now();
+    let (first, second) = tokio::join!(
+        ex.post("/api/v1/execute?wait=10s", &task),
+        ex.post("/api/v1/execute?wait=10s", &task)
+    );
+    for done in [&first, &second] {
+        assert_eq!(done.status, 200, "{}", done.text);
+        assert_eq!(done.json["status"], "succeeded", "{}", done.text);
+    }
+    // The second waited for the limit's next permit, half a second later.
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let id = first.json["id"].as_str().unwrap();
+    let read = ex.get(&format!("/api/v1/executions/{id}")).await;
+    assert_eq!(read.json["status"], "succeeded", "{}", read.text);
+    assert_eq!(ex.get("/readyz").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_over_tls_is_refused_when_its_certificate_is_not_trusted_or_the_url_is_plain() {
+    let pki = flunq_testkit::pki::TestPki::new();
+    let redis = flunq_testkit::redis::TlsRedis::start(&pki, false).await;
+    // The bundled roots do not hold the test CA.
+    let untrusted = tls_options(&redis, "rediss", "tls-untrusted");
+    // Another CA than the one that signed it.
+    let mut other = tls_options(&redis, "rediss", "tls-other-ca");
+    other.ca_certificate = Some(flunq_testkit::pki::TestPki::new().ca_pem.into_bytes());
+    // TLS settings with a plain URL: said at once, nothing sent in the clear.
+    let mut plain = tls_options(&redis, "redis", "tls-plain");
+    plain.ca_certificate = Some(pki.ca_pem.clone().into_bytes());
+    // A plain connection to the TLS port gets no answer it can use.
+    let cleartext = tls_options(&redis, "redis", "tls-cleartext");
+    // A client certificate and key that are not PEM: named, and not repeated.
+    let mut garbled = tls_options(&redis, "rediss", "tls-garbled");
+    garbled.client_identity = Some(flunq_executor::store::RedisClientIdentity {
+        certificate_chain: b"not a certificate".to_vec(),
+        private_key: b"not a key".to_vec(),
+    });
+    // At once: each failed connection is retried for a few seconds before it gives up.
+    let (untrusted, wrong, refused, _, bad) = tokio::join!(
+        redis_start_error(untrusted),
+        redis_start_error(other),
+        redis_start_error(plain),
+        redis_start_error(cleartext),
+        redis_start_error(garbled),
+    );
+    assert!(untrusted.contains("certificate"), "{untrusted}");
+    assert!(wrong.contains("certificate"), "{wrong}");
+    assert!(refused.contains("rediss://"), "{refused}");
+    assert!(bad.contains("private key"), "{bad}");
+    assert!(!bad.contains("not a key"), "{bad}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_that_requires_client_certificates_takes_this_instances() {
+    let pki = flunq_testkit::pki::TestPki::new();
+    let redis = flunq_testkit::redis::TlsRedis::start(&pki, true).await;
+    let mut anonymous = tls_options(&redis, "rediss", "mtls-anonymous");
+    anonymous.ca_certificate = Some(pki.ca_pem.clone().into_bytes());
+    redis_start_error(anonymous).await;
+    let (chain, key) = pki.client_identity();
+    let mut options = tls_options(&redis, "rediss", "mtls");
+    options.ca_certificate = Some(pki.ca_pem.clone().into_bytes());
+    options.client_identity = Some(flunq_executor::store::RedisClientIdentity {
+        certificate_chain: chain.into_bytes(),
+        private_key: key.into_bytes(),
+    });
+    let ex = Executor::start_on_redis(loopback_options(), options).await;
+    let (addr, _) = slow_upstream(Duration::ZERO).await;
+    let task = json!({"type": "http", "url": format!("http://{addr}/")}).to_string();
+    let done = ex.post("/api/v1/execute?wait=10s", &task).await;
+    assert_eq!(done.json["status"], "succeeded", "{}", done.text);
+}

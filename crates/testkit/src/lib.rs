@@ -17,6 +17,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "pki")]
+pub mod pki;
 #[cfg(feature = "redis")]
 pub mod redis;
 

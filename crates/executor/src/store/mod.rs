@@ -14,7 +14,7 @@ use std::pin::Pin;
 pub use configs::{ConfigStore, ConfigStoreError, MemoryConfigStore, StoredConfig};
 pub use executions::{ExecutionStore, Inserted, MemoryExecutionStore, Page, Progress};
 pub use queue::{Job, JobTask, MemoryQueue, Queue, QueueEvent, SubmittedTask};
-pub use redis::{RedisBackend, RedisOptions};
+pub use redis::{RedisBackend, RedisClientIdentity, RedisOptions};
 
 /// A boxed, sendable future: the return type of the store traits (dyn-compatible).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -1,5 +1,5 @@
 //! Real servers for the client's tests: hyper on 127.0.0.1:0, plain or TLS (certificates
-//! made here with rcgen), HTTP/1.1 and HTTP/2, and a raw TCP server for misbehaviour
+//! made by flunq-testkit's `pki`), HTTP/1.1 and HTTP/2, and a raw TCP server for misbehaviour
 //! that hyper would not produce (a reset mid-body, a body that stalls).
 
 #![allow(
@@ -58,51 +58,7 @@ where
     flunq_testkit::serve(handler).await.unwrap()
 }
 
-/// Certificates for a TLS test server: a CA, and a server certificate for
-/// `localhost` and `127.0.0.1` signed by it.
-pub struct TestPki {
-    pub ca_pem: String,
-    pub server_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
-    pub server_key: rustls::pki_types::PrivateKeyDer<'static>,
-    ca: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl TestPki {
-    pub fn new() -> Self {
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "flunq test CA");
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let ca = rcgen::Issuer::new(ca_params, ca_key);
-
-        let server_params =
-            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-                .unwrap();
-        let server_key = rcgen::KeyPair::generate().unwrap();
-        let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
-        Self {
-            ca_pem: ca_cert.pem(),
-            server_chain: vec![server_cert.der().clone()],
-            server_key: rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der())
-                .unwrap(),
-            ca,
-        }
-    }
-
-    /// A client certificate signed by the same CA, as (chain PEM, key PEM).
-    pub fn client_identity(&self) -> (String, String) {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "flunq test client");
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.ca).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
+pub use flunq_testkit::pki::TestPki;
 
 /// Serves `handler` over TLS with ALPN `h2` and `http/1.1`. With `client_ca_pem`, the
 /// server requires a client certificate signed by that CA.
@@ -132,7 +88,12 @@ where
         None => builder.with_no_client_auth(),
     };
     let mut config = builder
-        .with_single_cert(pki.server_chain.clone(), pki.server_key.clone_key())
+        .with_single_cert(
+            vec![rustls::pki_types::CertificateDer::from(
+                pki.server_cert_der.clone(),
+            )],
+            rustls::pki_types::PrivateKeyDer::try_from(pki.server_key_der.clone()).unwrap(),
+        )
         .unwrap();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));

@@ -81,8 +81,18 @@ const PING_EVERY: Duration = Duration::from_millis(500);
 /// password of the URL.
 #[derive(Clone)]
 pub struct RedisOptions {
-    /// `redis://host:port/db` (`rediss://` for TLS is not built in).
+    /// `redis://[user:password@]host:port[/db]`, or `rediss://...` for TLS (the server's
+    /// certificate checked against the bundled Mozilla roots, or [`ca_certificate`]).
+    ///
+    /// [`ca_certificate`]: Self::ca_certificate
     pub url: String,
+    /// With `rediss://`: the certificate authorities (PEM) to trust instead of the
+    /// bundled roots, for a Redis whose certificate a private CA signed
+    /// (`REDIS_CA_CERT`).
+    pub ca_certificate: Option<Vec<u8>>,
+    /// With `rediss://` to a Redis that authenticates its clients (mutual TLS): this
+    /// instance's certificate and key (`REDIS_CLIENT_CERT`, `REDIS_CLIENT_KEY`).
+    pub client_identity: Option<RedisClientIdentity>,
     /// Prefix of every key (`REDIS_PREFIX`, default `flunq`): deployments sharing one
     /// Redis keep apart by prefix.
     pub prefix: String,
@@ -113,6 +123,29 @@ impl std::fmt::Debug for RedisOptions {
             .field("execution_ttl", &self.execution_ttl)
             .field("max_deliveries", &self.max_deliveries)
             .field("consumer", &self.consumer)
+            .field("ca_certificate", &self.ca_certificate.is_some())
+            .field("client_identity", &self.client_identity)
+            .finish()
+    }
+}
+
+/// A client certificate for mutual TLS with Redis.
+#[derive(Clone)]
+pub struct RedisClientIdentity {
+    /// The certificate chain, PEM, this instance's certificate first.
+    pub certificate_chain: Vec<u8>,
+    /// Its private key, PEM (PKCS #8, PKCS #1 or SEC1).
+    pub private_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for RedisClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisClientIdentity")
+            .field(
+                "certificate_chain",
+                &format_args!("{} bytes", self.certificate_chain.len()),
+            )
+            .field("private_key", &"***")
             .finish()
     }
 }
@@ -123,6 +156,8 @@ impl RedisOptions {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            ca_certificate: None,
+            client_identity: None,
             prefix: "flunq".to_owned(),
             lease_timeout: Duration::from_secs(30),
             execution_ttl: Duration::from_secs(24 * 3600),
@@ -130,6 +165,34 @@ impl RedisOptions {
             consumer: format!("executor-{}", uuid::Uuid::now_v7()),
         }
     }
+}
+
+/// The client of `options.url`, with the TLS settings when there are any.
+fn open_client(options: &RedisOptions) -> Result<Client, StoreError> {
+    let url = options.url.as_str();
+    if options.ca_certificate.is_none() && options.client_identity.is_none() {
+        return Client::open(url).map_err(|e| StoreError(format!("REDIS_URL: {e}")));
+    }
+    let tls = url
+        .get(..9)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("rediss://"));
+    if !tls {
+        return Err(StoreError(
+            "REDIS_CA_CERT, REDIS_CLIENT_CERT and REDIS_CLIENT_KEY apply to TLS: REDIS_URL must start with rediss://".to_owned(),
+        ));
+    }
+    let certificates = redis::TlsCertificates {
+        client_tls: options
+            .client_identity
+            .as_ref()
+            .map(|identity| redis::ClientTlsConfig {
+                client_cert: identity.certificate_chain.clone(),
+                client_key: identity.private_key.clone(),
+            }),
+        root_cert: options.ca_certificate.clone(),
+    };
+    Client::build_with_tls(url, certificates)
+        .map_err(|e| StoreError(format!("REDIS_URL and its TLS settings: {e}")))
 }
 
 /// Redis errors as the stores report them (the URL, which may hold a password, is not
@@ -233,8 +296,7 @@ impl RedisBackend {
     /// Fails when Redis does not answer now; later outages are ridden out (the
     /// connections reconnect by themselves, `/readyz` says 503 meanwhile).
     pub async fn connect(options: RedisOptions) -> Result<Self, StoreError> {
-        let client = Client::open(options.url.as_str())
-            .map_err(|e| StoreError(format!("REDIS_URL: {e}")))?;
+        let client = open_client(&options)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
