@@ -162,6 +162,12 @@ async fn run(settings: Settings) -> Result<(), String> {
         dial_filter: None,
     };
     let (engine, state) = match settings.redis_url.as_deref() {
+        None if settings.redis_ca_cert.is_some() || settings.redis_client_cert.is_some() => {
+            return Err(
+                "REDIS_CA_CERT, REDIS_CLIENT_CERT and REDIS_CLIENT_KEY need a rediss:// REDIS_URL, which is unset"
+                    .to_owned(),
+            );
+        }
         None => (
             Engine::in_memory(options).map_err(|e| format!("cannot build the HTTP client: {e}"))?,
             "in-memory state",

@@ -369,18 +369,30 @@ async fn an_instance_runs_on_redis_over_tls_with_the_ca_of_redis_ca_cert() {
 fn bad_redis_tls_settings_stop_the_start_with_a_clear_error() {
     let missing = std::env::temp_dir().join("flunq-no-such-ca.pem");
     let missing = missing.to_str().unwrap();
+    let tls_url = format!("rediss://127.0.0.1:{}", free_port());
     for (env, expected) in [
         (
-            vec![("REDIS_CA_CERT", missing)],
+            vec![("REDIS_URL", tls_url.as_str()), ("REDIS_CA_CERT", missing)],
             "REDIS_CA_CERT: cannot read",
         ),
         // A certificate without its key: refused before anything starts.
-        (vec![("REDIS_CLIENT_CERT", missing)], "REDIS_CLIENT_KEY"),
+        (
+            vec![
+                ("REDIS_URL", tls_url.as_str()),
+                ("REDIS_CLIENT_CERT", missing),
+            ],
+            "REDIS_CLIENT_KEY",
+        ),
+        // TLS settings without Redis: not ignored.
+        (
+            vec![("REDIS_CA_CERT", missing)],
+            "need a rediss:// REDIS_URL",
+        ),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_executor"))
+            .env_remove("REDIS_URL")
             .envs(env.iter().copied())
             .env("PORT", free_port().to_string())
-            .env("REDIS_URL", format!("rediss://127.0.0.1:{}", free_port()))
             .env("LOG_FORMAT", "json")
             .output()
             .expect("the executor binary runs");

@@ -847,6 +847,22 @@ async fn an_instance_on_redis_over_tls_runs_executions_and_shares_its_limits() {
     }
     // The second waited for the limit's next permit, half a second later.
     assert!(started.elapsed() >= Duration::from_millis(400));
+    // The limit was kept in the TLS Redis, not by the fallback in this process.
+    let client = redis::Client::build_with_tls(
+        redis.url(),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pki.ca_pem.clone().into_bytes()),
+        },
+    )
+    .unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("{tls}:rl:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     let id = first.json["id"].as_str().unwrap();
     let read = ex.get(&format!("/api/v1/executions/{id}")).await;
@@ -868,19 +884,27 @@ async fn redis_over_tls_is_refused_when_its_certificate_is_not_trusted_or_the_ur
     plain.ca_certificate = Some(pki.ca_pem.clone().into_bytes());
     // A plain connection to the TLS port gets no answer it can use.
     let cleartext = tls_options(&redis, "redis", "tls-cleartext");
-    // A client certificate and key that are not PEM: named, and not repeated.
+    // A client key that is not PEM: named, and not repeated.
     let mut garbled = tls_options(&redis, "rediss", "tls-garbled");
     garbled.client_identity = Some(flunq_executor::store::RedisClientIdentity {
-        certificate_chain: b"not a certificate".to_vec(),
+        certificate_chain: pki.client_identity().0.into_bytes(),
         private_key: b"not a key".to_vec(),
     });
+    // A CA file without a PEM certificate (here DER): said at once.
+    let mut der = tls_options(&redis, "rediss", "tls-der");
+    der.ca_certificate = Some(vec![0x30, 0x82, 0x01, 0x0a]);
     // At once: each failed connection is retried for a few seconds before it gives up.
-    let (untrusted, wrong, refused, _, bad) = tokio::join!(
+    let (untrusted, wrong, refused, _, bad, not_pem) = tokio::join!(
         redis_start_error(untrusted),
         redis_start_error(other),
         redis_start_error(plain),
         redis_start_error(cleartext),
         redis_start_error(garbled),
+        redis_start_error(der),
+    );
+    assert!(
+        not_pem.contains("REDIS_CA_CERT holds no PEM certificate"),
+        "{not_pem}"
     );
     assert!(untrusted.contains("certificate"), "{untrusted}");
     assert!(wrong.contains("certificate"), "{wrong}");
@@ -895,7 +919,11 @@ async fn redis_that_requires_client_certificates_takes_this_instances() {
     let redis = flunq_testkit::redis::TlsRedis::start(&pki, true).await;
     let mut anonymous = tls_options(&redis, "rediss", "mtls-anonymous");
     anonymous.ca_certificate = Some(pki.ca_pem.clone().into_bytes());
-    redis_start_error(anonymous).await;
+    let refused = redis_start_error(anonymous).await;
+    assert!(
+        refused.contains("state store unavailable: redis:"),
+        "{refused}"
+    );
     let (chain, key) = pki.client_identity();
     let mut options = tls_options(&redis, "rediss", "mtls");
     options.ca_certificate = Some(pki.ca_pem.clone().into_bytes());

@@ -1127,8 +1127,9 @@ impl Engine {
         if outcome.is_none()
             && let Some(cut) = slot.in_flight
         {
-            // An attempt cut off in flight (cancel, shutdown, lease lost) was a request
-            // that may have reached the upstream: it counts, as an error.
+            // An attempt cut off in flight (cancel, shutdown, lease lost) counts as a
+            // request that may have reached the upstream, as an error. (Cut while its
+            // OAuth2 token was still being fetched, it had not; that is not told apart.)
             shared.metrics.attempt(
                 task.kind,
                 Some(&task.origin),

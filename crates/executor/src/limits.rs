@@ -138,14 +138,18 @@ impl Limiters {
     /// permit.
     ///
     /// Callers that must wait are served first come, first served: they queue per key
-    /// and only the first of them polls the limiter, and a caller that comes while
-    /// others wait goes behind them rather than taking a permit that has just come
-    /// back. (Each sleeping and trying again on its own, or a newcomer trying first, a
-    /// later one could take the permit an earlier one was waiting for, and under a
-    /// steady backlog an execution could wait without end.)
+    /// and only the first of them polls the limiter. With the limits in this process, a
+    /// caller that comes while others wait goes behind them rather than taking a permit
+    /// that has just come back. (Each sleeping and trying again on its own, or a
+    /// newcomer trying first, a later one could take the permit an earlier one was
+    /// waiting for, and under a steady backlog an execution could wait without end.)
+    /// With the limits in Redis, a newcomer still tries first: the line is served one
+    /// round trip at a time, and sending every caller through it would cap the key at
+    /// one permit per round trip in this instance.
     pub async fn until_ready(&self, key: &Arc<str>, spec: &LimitSpec) -> Option<Duration> {
         let started = tokio::time::Instant::now();
-        if !self.has_line(key) && self.take_now(key, spec).await {
+        let behind = self.shared.get().is_none() && self.has_line(key);
+        if !behind && self.take_now(key, spec).await {
             return None;
         }
         let line = InLine::join(&self.lines, key);
@@ -263,8 +267,14 @@ impl<'a> InLine<'a> {
 impl Drop for InLine<'_> {
     fn drop(&mut self) {
         let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
-        // The map's and this one: nobody else is in line (joining takes the map's lock).
-        if Arc::strong_count(&self.line) == 2 {
+        // This caller's hold on the line goes under the map's lock, so that of two
+        // callers leaving at once the second sees the first gone.
+        drop(std::mem::take(&mut self.line));
+        // Only the map's left: nobody else is in line (joining takes the map's lock).
+        if lines
+            .get(&self.key)
+            .is_some_and(|line| Arc::strong_count(line) == 1)
+        {
             lines.remove(&self.key);
         }
     }
@@ -490,6 +500,7 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(limits.has_line(&key));
         tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!first.is_finished(), "the first one has not woken yet");
         // At that instant, before the first one wakes, a newcomer asks.
         let waited = limits.until_ready(&key, &spec).await;
         let second = start.elapsed();

@@ -167,20 +167,48 @@ impl RedisOptions {
     }
 }
 
+/// How a PEM certificate begins.
+const CERTIFICATE_PEM: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
 /// The client of `options.url`, with the TLS settings when there are any.
 fn open_client(options: &RedisOptions) -> Result<Client, StoreError> {
     let url = options.url.as_str();
     if options.ca_certificate.is_none() && options.client_identity.is_none() {
         return Client::open(url).map_err(|e| StoreError(format!("REDIS_URL: {e}")));
     }
-    let tls = url
-        .get(..9)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("rediss://"));
+    // The TLS schemes of redis-rs.
+    let tls = ["rediss://", "valkeys://"].iter().any(|scheme| {
+        url.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    });
     if !tls {
         return Err(StoreError(
             "REDIS_CA_CERT, REDIS_CLIENT_CERT and REDIS_CLIENT_KEY apply to TLS: REDIS_URL must start with rediss://".to_owned(),
         ));
     }
+    // Empty or DER files would parse as no certificate at all: every handshake would
+    // then fail with an unknown issuer, far from the cause.
+    let has_pem_certificate = |pem: &[u8]| {
+        pem.windows(CERTIFICATE_PEM.len())
+            .any(|w| w == CERTIFICATE_PEM)
+    };
+    if let Some(ca) = &options.ca_certificate
+        && !has_pem_certificate(ca)
+    {
+        return Err(StoreError(
+            "REDIS_CA_CERT holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned(),
+        ));
+    }
+    if let Some(identity) = &options.client_identity
+        && !has_pem_certificate(&identity.certificate_chain)
+    {
+        return Err(StoreError(
+            "REDIS_CLIENT_CERT holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned(),
+        ));
+    }
+    // redis-rs builds its rustls config with the process's default provider: ring, as
+    // the HTTP client uses (a provider installed already stays).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let certificates = redis::TlsCertificates {
         client_tls: options
             .client_identity
