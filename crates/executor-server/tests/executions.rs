@@ -417,23 +417,36 @@ fn running_engine(options: flunq_executor::EngineOptions) -> flunq_executor::Eng
     engine
 }
 
+/// Submits `task` to `engine` and waits (up to a minute) for its record.
+async fn finished(
+    engine: &flunq_executor::Engine,
+    task: &serde_json::Value,
+) -> Arc<ExecutionRecord> {
+    engine
+        .submit_and_wait(task.to_string().as_bytes(), None, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .record
+}
+
+/// An upstream that never answers.
+async fn hanging_upstream() -> std::net::SocketAddr {
+    upstream(|_req| async {
+        std::future::pending::<()>().await;
+        reply(200, "text/plain", "never")
+    })
+    .await
+}
+
 /// A task's `timeout` above the HTTP client's own default (30 s) holds: the attempt
 /// ends at 45 s, not 30. Paused time: the clock jumps to each timer.
 #[tokio::test(start_paused = true)]
 async fn an_attempt_timeout_above_30s_is_the_tasks() {
-    let up = upstream(|_req| async {
-        std::future::pending::<()>().await;
-        reply(200, "text/plain", "never")
-    })
-    .await;
+    let up = hanging_upstream().await;
     let engine = running_engine(support::loopback_options());
     let task = json!({"type": "http", "url": format!("http://{up}/"), "timeout": "45s",
         "retries": 0});
-    let done = engine
-        .submit_and_wait(task.to_string().as_bytes(), None, Duration::from_secs(60))
-        .await
-        .unwrap()
-        .record;
+    let done = finished(&engine, &task).await;
     assert_eq!(done.status, Status::Failed);
     let error = done.error.as_ref().unwrap();
     assert_eq!(error.kind.as_str(), "timeout", "{error:?}");
@@ -449,20 +462,12 @@ async fn an_attempt_timeout_above_30s_is_the_tasks() {
 /// starts. Paused time.
 #[tokio::test(start_paused = true)]
 async fn max_elapsed_cuts_a_running_attempt() {
-    let up = upstream(|_req| async {
-        std::future::pending::<()>().await;
-        reply(200, "text/plain", "never")
-    })
-    .await;
+    let up = hanging_upstream().await;
     let engine = running_engine(support::loopback_options());
     let task = json!({"type": "http", "url": format!("http://{up}/"), "timeout": "1500ms",
         "retries": 5, "retry": {"policy": "fixed", "delay": "100ms", "max_elapsed": "2s"}});
     let started = tokio::time::Instant::now();
-    let done = engine
-        .submit_and_wait(task.to_string().as_bytes(), None, Duration::from_secs(60))
-        .await
-        .unwrap()
-        .record;
+    let done = finished(&engine, &task).await;
     let took = started.elapsed();
     assert_eq!(done.status, Status::Failed);
     assert_eq!(done.error.as_ref().unwrap().kind.as_str(), "timeout");
@@ -488,22 +493,13 @@ async fn max_response_bytes_bounds_and_decodes_large_bodies() {
         ..support::loopback_options()
     };
     let engine = running_engine(options);
-    let run = |size: usize| {
-        let task = json!({"type": "http", "url": format!("http://{up}/?{size}"), "retries": 0});
-        let engine = engine.clone();
-        async move {
-            engine
-                .submit_and_wait(task.to_string().as_bytes(), None, Duration::from_secs(30))
-                .await
-                .unwrap()
-                .record
-        }
-    };
-    let fits = run(11 * MIB).await;
+    let task =
+        |size: usize| json!({"type": "http", "url": format!("http://{up}/?{size}"), "retries": 0});
+    let fits = finished(&engine, &task(11 * MIB)).await;
     assert_eq!(fits.status, Status::Succeeded);
     let body = &fits.result.as_ref().unwrap()["body"];
     assert_eq!(body.as_str().map(str::len), Some(11 * MIB), "decoded whole");
-    let over = run(13 * MIB).await;
+    let over = finished(&engine, &task(13 * MIB)).await;
     assert_eq!(over.status, Status::Failed);
     let error = over.error.as_ref().unwrap();
     assert_eq!(error.kind.as_str(), "response_too_large", "{error:?}");

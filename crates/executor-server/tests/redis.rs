@@ -800,15 +800,18 @@ async fn pending_entries(
         .unwrap()
 }
 
-/// Options for the TLS Redis under `prefix`, with `scheme` (`rediss` or `redis`).
+/// Options for the TLS Redis under `prefix`, with `scheme` (`rediss` or `redis`),
+/// trusting the CA of `pki` when given.
 fn tls_options(
     redis: &flunq_testkit::redis::TlsRedis,
     scheme: &str,
     prefix: &str,
+    pki: Option<&flunq_testkit::pki::TestPki>,
 ) -> flunq_executor::store::RedisOptions {
     let mut options =
         flunq_executor::store::RedisOptions::new(format!("{scheme}://127.0.0.1:{}", redis.port));
     options.prefix = prefix.to_owned();
+    options.ca_certificate = pki.map(|pki| pki.ca_pem.clone().into_bytes());
     options
 }
 
@@ -824,8 +827,7 @@ async fn redis_start_error(options: flunq_executor::store::RedisOptions) -> Stri
 async fn an_instance_on_redis_over_tls_runs_executions_and_shares_its_limits() {
     let pki = flunq_testkit::pki::TestPki::new();
     let redis = flunq_testkit::redis::TlsRedis::start(&pki, false).await;
-    let mut options = tls_options(&redis, "rediss", "tls");
-    options.ca_certificate = Some(pki.ca_pem.clone().into_bytes());
+    let options = tls_options(&redis, "rediss", "tls", Some(&pki));
     let ex = Executor::start_on_redis(loopback_options(), options).await;
     let (addr, calls) = slow_upstream(Duration::ZERO).await;
     // A config (in Redis) with a shared rate limit (a script in Redis per call).
@@ -875,23 +877,26 @@ async fn redis_over_tls_is_refused_when_its_certificate_is_not_trusted_or_the_ur
     let pki = flunq_testkit::pki::TestPki::new();
     let redis = flunq_testkit::redis::TlsRedis::start(&pki, false).await;
     // The bundled roots do not hold the test CA.
-    let untrusted = tls_options(&redis, "rediss", "tls-untrusted");
+    let untrusted = tls_options(&redis, "rediss", "tls-untrusted", None);
     // Another CA than the one that signed it.
-    let mut other = tls_options(&redis, "rediss", "tls-other-ca");
-    other.ca_certificate = Some(flunq_testkit::pki::TestPki::new().ca_pem.into_bytes());
+    let other = tls_options(
+        &redis,
+        "rediss",
+        "tls-other-ca",
+        Some(&flunq_testkit::pki::TestPki::new()),
+    );
     // TLS settings with a plain URL: said at once, nothing sent in the clear.
-    let mut plain = tls_options(&redis, "redis", "tls-plain");
-    plain.ca_certificate = Some(pki.ca_pem.clone().into_bytes());
+    let plain = tls_options(&redis, "redis", "tls-plain", Some(&pki));
     // A plain connection to the TLS port gets no answer it can use.
-    let cleartext = tls_options(&redis, "redis", "tls-cleartext");
+    let cleartext = tls_options(&redis, "redis", "tls-cleartext", None);
     // A client key that is not PEM: named, and not repeated.
-    let mut garbled = tls_options(&redis, "rediss", "tls-garbled");
+    let mut garbled = tls_options(&redis, "rediss", "tls-garbled", None);
     garbled.client_identity = Some(flunq_executor::store::RedisClientIdentity {
         certificate_chain: pki.client_identity().0.into_bytes(),
         private_key: b"not a key".to_vec(),
     });
     // A CA file without a PEM certificate (here DER): said at once.
-    let mut der = tls_options(&redis, "rediss", "tls-der");
+    let mut der = tls_options(&redis, "rediss", "tls-der", None);
     der.ca_certificate = Some(vec![0x30, 0x82, 0x01, 0x0a]);
     // At once: each failed connection is retried for a few seconds before it gives up.
     let (untrusted, wrong, refused, _, bad, not_pem) = tokio::join!(
@@ -917,16 +922,14 @@ async fn redis_over_tls_is_refused_when_its_certificate_is_not_trusted_or_the_ur
 async fn redis_that_requires_client_certificates_takes_this_instances() {
     let pki = flunq_testkit::pki::TestPki::new();
     let redis = flunq_testkit::redis::TlsRedis::start(&pki, true).await;
-    let mut anonymous = tls_options(&redis, "rediss", "mtls-anonymous");
-    anonymous.ca_certificate = Some(pki.ca_pem.clone().into_bytes());
+    let anonymous = tls_options(&redis, "rediss", "mtls-anonymous", Some(&pki));
     let refused = redis_start_error(anonymous).await;
     assert!(
         refused.contains("state store unavailable: redis:"),
         "{refused}"
     );
     let (chain, key) = pki.client_identity();
-    let mut options = tls_options(&redis, "rediss", "mtls");
-    options.ca_certificate = Some(pki.ca_pem.clone().into_bytes());
+    let mut options = tls_options(&redis, "rediss", "mtls", Some(&pki));
     options.client_identity = Some(flunq_executor::store::RedisClientIdentity {
         certificate_chain: chain.into_bytes(),
         private_key: key.into_bytes(),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use flunq_circuit::{
@@ -160,12 +161,16 @@ impl Limiters {
         Some(started.elapsed())
     }
 
-    /// Whether callers are waiting for `key`'s permits.
+    /// Whether callers are waiting for `key`'s permits. With nobody waiting for any key
+    /// (the usual case) an atomic load, not the map's lock.
     fn has_line(&self, key: &Arc<str>) -> bool {
-        self.lines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(key)
+        self.lines.waiting.load(Ordering::SeqCst) > 0
+            && self
+                .lines
+                .map
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(key)
     }
 
     /// Takes a permit now if there is one (or the limiter lets the key through).
@@ -236,9 +241,13 @@ impl Local {
     }
 }
 
-/// The callers waiting for one key's permits, in the order they came (tokio's mutex
-/// is fair: its waiters are served first in, first out).
-type Lines = Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>;
+/// The callers waiting, per key: each key's line in the order they came (tokio's mutex
+/// is fair: its waiters are served first in, first out), and how many wait in all.
+#[derive(Debug, Default)]
+struct Lines {
+    map: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
+    waiting: AtomicUsize,
+}
 
 /// A place in a key's line; the line is dropped with its last caller.
 struct InLine<'a> {
@@ -251,11 +260,13 @@ impl<'a> InLine<'a> {
     fn join(lines: &'a Lines, key: &Arc<str>) -> Self {
         let line = Arc::clone(
             lines
+                .map
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .entry(Arc::clone(key))
                 .or_default(),
         );
+        lines.waiting.fetch_add(1, Ordering::SeqCst);
         Self {
             lines,
             key: Arc::clone(key),
@@ -266,7 +277,8 @@ impl<'a> InLine<'a> {
 
 impl Drop for InLine<'_> {
     fn drop(&mut self) {
-        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        self.lines.waiting.fetch_sub(1, Ordering::SeqCst);
+        let mut lines = self.lines.map.lock().unwrap_or_else(|p| p.into_inner());
         // This caller's hold on the line goes under the map's lock, so that of two
         // callers leaving at once the second sees the first gone.
         drop(std::mem::take(&mut self.line));
